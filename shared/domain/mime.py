@@ -1,0 +1,77 @@
+"""Builds the MIME message with the standard library's `email` package.
+
+Text and HTML become alternatives, attachments follow, headers are RFC 2047 encoded (or kept
+as UTF-8 under SMTPUTF8 when an address needs it), and Bcc is never written into the message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from shared.domain.addresses import Mailbox
+
+
+@dataclass(frozen=True)
+class Attachment:
+    name: str
+    content_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class MessageContent:
+    subject: str
+    text: str | None
+    html: str | None
+    to: tuple[Mailbox, ...]
+    cc: tuple[Mailbox, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+
+
+def needs_smtputf8(mailboxes: Sequence[Mailbox]) -> bool:
+    return any(m.needs_smtputf8 for m in mailboxes)
+
+
+def build_mime(
+    content: MessageContent,
+    *,
+    sender: Mailbox | None,
+    message_id: str,
+    date: datetime,
+    utf8: bool,
+    extra_headers: Sequence[tuple[str, str]] = (),
+) -> bytes:
+    """The whole message as it will be sent. `sender` None leaves From out (an .eml draft)."""
+    message = EmailMessage(policy=policy.SMTPUTF8 if utf8 else policy.SMTP)
+    if sender is not None:
+        message["From"] = sender.header_value
+    if content.to:
+        message["To"] = ", ".join(m.header_value for m in content.to)
+    if content.cc:
+        message["Cc"] = ", ".join(m.header_value for m in content.cc)
+    message["Subject"] = content.subject
+    message["Date"] = format_datetime(date)
+    message["Message-ID"] = message_id
+    for name, value in extra_headers:
+        message[name] = value
+    message.set_content(content.text or "", cte=_text_transfer_encoding(content.text or ""))
+    if content.html is not None:
+        message.add_alternative(content.html, subtype="html", cte=_text_transfer_encoding(content.html))
+    for attachment in content.attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        message.add_attachment(
+            attachment.content, maintype=maintype, subtype=subtype, filename=attachment.name
+        )
+    return message.as_bytes()
+
+
+def _text_transfer_encoding(text: str) -> str:
+    """7bit where it is plain ASCII with short lines; quoted-printable otherwise (safe everywhere)."""
+    if text.isascii() and all(len(line) <= 998 for line in text.splitlines()):
+        return "7bit"
+    return "quoted-printable"

@@ -1,0 +1,66 @@
+"""The small ports the services depend on; adapters implement them, tests may fake them."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from shared.domain.delivery import DeliveryResult
+from shared.domain.history import EmailRecord
+from shared.domain.outgoing import OutgoingEmail, SmtpServer
+from shared.domain.users import User
+
+
+class StaleWrite(Exception):
+    """Someone else changed the entity since it was read (an ETag mismatch)."""
+
+
+class AlreadyExists(Exception):
+    pass
+
+
+class ParameterStore(Protocol):
+    async def load(self) -> tuple[dict[str, object], str | None]: ...
+
+    async def save(self, document: dict[str, object], etag: str | None) -> None: ...
+
+
+class UserStore(Protocol):
+    async def get(self, user_id: str) -> User | None: ...
+
+    async def put(self, user: User) -> None: ...
+
+    async def delete(self, user_id: str) -> bool: ...
+
+
+class HistoryStore(Protocol):
+    async def add(self, record: EmailRecord) -> str: ...
+
+    async def get(self, email_id: str) -> tuple[EmailRecord, str] | None: ...
+
+    async def replace(self, record: EmailRecord, etag: str) -> str: ...
+
+    async def delete(self, email_id: str) -> None: ...
+
+
+class ContentStore(Protocol):
+    async def put(self, email_id: str, mime: bytes) -> None: ...
+
+    async def get(self, email_id: str) -> bytes | None: ...
+
+    async def delete(self, email_id: str) -> None: ...
+
+
+class EmailQueue(Protocol):
+    async def enqueue(self, queue: str, body: dict[str, object], *, delay_seconds: float = 0) -> None: ...
+
+
+class SecretStore(Protocol):
+    async def get(self, name: str) -> str | None: ...
+
+    async def set(self, name: str, value: str) -> None: ...
+
+    async def delete(self, name: str) -> None: ...
+
+
+class MailTransport(Protocol):
+    async def send(self, email: OutgoingEmail, server: SmtpServer) -> DeliveryResult: ...
