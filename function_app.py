@@ -1,0 +1,12 @@
+"""Mailroom's Functions app: a table of contents, one blueprint per concern. No I/O here."""
+
+import azure.functions as func
+
+from functions import dispatch, emails, parameters, users
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+
+app.register_functions(parameters.bp)
+app.register_functions(users.bp)
+app.register_functions(emails.bp)
+app.register_functions(dispatch.bp)
