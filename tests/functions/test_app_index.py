@@ -1,0 +1,44 @@
+"""The app indexes as the Functions host will see it."""
+
+from tests.support.app_index import indexed_functions
+
+EXPECTED = {
+    "get_email_parameters": ("httpTrigger", "email/parameters", ["GET"]),
+    "patch_email_parameters": ("httpTrigger", "email/parameters", ["PATCH"]),
+    "put_smtp_password": ("httpTrigger", "email/parameters/smtp-password", ["PUT"]),
+    "delete_smtp_password": ("httpTrigger", "email/parameters/smtp-password", ["DELETE"]),
+    "get_user": ("httpTrigger", "users/{userId}", ["GET"]),
+    "put_user": ("httpTrigger", "users/{userId}", ["PUT"]),
+    "delete_user": ("httpTrigger", "users/{userId}", ["DELETE"]),
+    "send_email": ("httpTrigger", "emails", ["POST"]),
+    "get_email": ("httpTrigger", "emails/{id}", ["GET"]),
+    "dispatch_interactive": ("queueTrigger", "email-interactive", None),
+    "dispatch_batch": ("queueTrigger", "email-batch", None),
+    "dispatch_batch_high": ("queueTrigger", "email-batch-high", None),
+    "fail_poisoned_interactive": ("queueTrigger", "email-interactive-poison", None),
+    "fail_poisoned_batch": ("queueTrigger", "email-batch-poison", None),
+    "fail_poisoned_batch_high": ("queueTrigger", "email-batch-high-poison", None),
+}
+
+
+def test_the_app_indexes_the_expected_functions_with_unique_names() -> None:
+    functions = indexed_functions()
+    names = [f.get_function_name() for f in functions]
+    assert len(names) == len(set(names))
+    found = {}
+    for function in functions:
+        trigger = function.get_trigger()
+        where = getattr(trigger, "route", None) or getattr(trigger, "queue_name", None)
+        methods = [str(m.value) for m in trigger.methods] if getattr(trigger, "methods", None) else None
+        found[function.get_function_name()] = (trigger.type, where, methods)
+    assert found == EXPECTED
+
+
+def test_http_functions_need_a_function_key_and_queues_use_the_storage_setting() -> None:
+    for function in indexed_functions():
+        trigger = function.get_trigger()
+        if trigger.type == "httpTrigger":
+            assert str(trigger.auth_level.value) == "function"
+        else:
+            assert trigger.connection == "AzureWebJobsStorage"
+        assert function.is_http_function() == (trigger.type == "httpTrigger")
