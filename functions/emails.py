@@ -18,7 +18,8 @@ async def send_email(req: func.HttpRequest) -> func.HttpResponse:
     async def action(app: Services) -> func.HttpResponse:
         accepted = await app.sending.accept(json_body(req))
         return json_response(
-            {"id": accepted.id, "status": accepted.status}, 202,
+            {"id": accepted.id, "status": accepted.status},
+            202,
             headers={"Location": f"/api/emails/{accepted.id}"},
         )
 

@@ -54,9 +54,7 @@ def caller_roles(req: func.HttpRequest, *, platform_authenticates: bool) -> list
         principal = json.loads(base64.b64decode(header, validate=True))
         role_type = principal.get("role_typ", "roles")
         return [
-            str(claim["val"])
-            for claim in principal.get("claims", [])
-            if claim.get("typ") in ROLE_CLAIMS | {role_type}
+            str(claim["val"]) for claim in principal.get("claims", []) if claim.get("typ") in ROLE_CLAIMS | {role_type}
         ]
     except (binascii.Error, ValueError, AttributeError, KeyError, TypeError):
         return None
@@ -69,15 +67,16 @@ def json_body(req: func.HttpRequest) -> Any:
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
-        raise InvalidInput(
-            f"The body is not valid JSON: {error}", code="InvalidJson", field="body"
-        ) from None
+        raise InvalidInput(f"The body is not valid JSON: {error}", code="InvalidJson", field="body") from None
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
     return func.HttpResponse(
-        json.dumps(data, ensure_ascii=False), status_code=status, mimetype="application/json",
-        charset="utf-8", headers=headers,
+        json.dumps(data, ensure_ascii=False),
+        status_code=status,
+        mimetype="application/json",
+        charset="utf-8",
+        headers=headers,
     )
 
 
@@ -107,6 +106,11 @@ async def handle(
     except Exception:
         log.exception("unexpected error in %s %s", req.method, req.url)
         return json_response(
-            {"error": {"code": "InternalError", "message": "Something went wrong on our side; it is logged. Try again later."}},
+            {
+                "error": {
+                    "code": "InternalError",
+                    "message": "Something went wrong on our side; it is logged. Try again later.",
+                }
+            },
             500,
         )

@@ -14,7 +14,7 @@ from shared.adapters.blob_storage import BlobContentStore
 from shared.adapters.dev_secrets import FileSecretStore
 from shared.adapters.queue_storage import StorageEmailQueue
 from shared.adapters.smtp import SmtpTransport
-from shared.adapters.table_storage import Tables, TableHistoryStore, TableParameterStore, TableUserStore
+from shared.adapters.table_storage import TableHistoryStore, TableParameterStore, Tables, TableUserStore
 from shared.ports import HistoryStore
 from shared.services.configuration import Configuration
 from shared.services.dispatching import Dispatching
@@ -55,13 +55,17 @@ def build_services(settings: Settings) -> Services:
     return Services(
         settings=settings,
         configuration=configuration,
-        sending=Sending(
-            configuration=configuration, history=history, content=content, queue=queue, clock=utc_now
-        ),
+        sending=Sending(configuration=configuration, history=history, content=content, queue=queue, clock=utc_now),
         dispatching=Dispatching(
-            configuration=configuration, history=history, content=content, queue=queue,
-            transport=transport, clock=utc_now, retry_base_seconds=settings.retry_base_seconds,
-            max_attempts=settings.max_attempts, sending_lease_seconds=settings.sending_lease_seconds,
+            configuration=configuration,
+            history=history,
+            content=content,
+            queue=queue,
+            transport=transport,
+            clock=utc_now,
+            retry_base_seconds=settings.retry_base_seconds,
+            max_attempts=settings.max_attempts,
+            sending_lease_seconds=settings.sending_lease_seconds,
         ),
         history=history,
         _closers=(tables, queue, content, transport),

@@ -1,14 +1,14 @@
 """The domain's errors. Entry points turn them into responses in one place.
 
-    MailroomError
-    ├── InvalidInput          bad input: names the field (400)
-    ├── NotAuthenticated      no or a wrong credential (401)
-    ├── NotPermitted          the caller's role may not (403)
-    ├── NotFound              (404)
-    ├── Conflict              a choice or state is needed first (409)
-    ├── TooLarge              over a size limit (413)
-    ├── CannotHonour          valid, but cannot be done (422)
-    └── DependencyUnavailable storage, a vault or a provider is down (503)
+MailroomError
+├── InvalidInput          bad input: names the field (400)
+├── NotAuthenticated      no or a wrong credential (401)
+├── NotPermitted          the caller's role may not (403)
+├── NotFound              (404)
+├── Conflict              a choice or state is needed first (409)
+├── TooLarge              over a size limit (413)
+├── CannotHonour          valid, but cannot be done (422)
+└── DependencyUnavailable storage, a vault or a provider is down (503)
 """
 
 from __future__ import annotations

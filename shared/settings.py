@@ -59,9 +59,7 @@ def queue_encoding_from_host_json(path: Path) -> str:
     return str(encoding)
 
 
-def load_settings(
-    environ: Mapping[str, str] | None = None, host_json: Path | None = None
-) -> Settings:
+def load_settings(environ: Mapping[str, str] | None = None, host_json: Path | None = None) -> Settings:
     env = os.environ if environ is None else environ
     storage = env.get("AzureWebJobsStorage", "").strip()
     if not storage:

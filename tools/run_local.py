@@ -65,7 +65,9 @@ def start(command: list[str], what: str, log_name: str | None = None) -> subproc
 def call(method: str, path: str, key: str, body: Any = None) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(
-        f"http://127.0.0.1:{HOST_PORT}/api/{path}", data=data, method=method,
+        f"http://127.0.0.1:{HOST_PORT}/api/{path}",
+        data=data,
+        method=method,
         headers={"x-functions-key": key, "content-type": "application/json"},
     )
     try:
@@ -91,8 +93,13 @@ def seed(admin_key: str) -> None:
 
 def banner(values: dict[str, str]) -> str:
     send = json.dumps(
-        {"user": DEMO_USER["userId"], "provider": "smtp", "to": ["someone@example.com"],
-         "subject": "Hello from Mailroom", "body": {"text": "It works."}}
+        {
+            "user": DEMO_USER["userId"],
+            "provider": "smtp",
+            "to": ["someone@example.com"],
+            "subject": "Hello from Mailroom",
+            "body": {"text": "It works."},
+        }
     )
     return f"""
 Mailroom is ready.
@@ -138,13 +145,23 @@ def main() -> None:
     signal.signal(signal.SIGTERM, stop)
     try:
         azurite = start(
-            [str(bin_dir / "azurite"), "--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry",
-             "--location", str(LOCAL / "azurite")], "Azurite", "azurite.log",
+            [
+                str(bin_dir / "azurite"),
+                "--silent",
+                "--skipApiVersionCheck",
+                "--loose",
+                "--disableTelemetry",
+                "--location",
+                str(LOCAL / "azurite"),
+            ],
+            "Azurite",
+            "azurite.log",
         )
         children.append(azurite)
         maildev = start(
             [str(bin_dir / "maildev"), "--smtp", str(SMTP_PORT), "--web", str(INBOX_PORT), "--ip", "127.0.0.1"],
-            "MailDev", "maildev.log",
+            "MailDev",
+            "maildev.log",
         )
         children.append(maildev)
         for port in AZURITE_PORTS:

@@ -36,7 +36,9 @@ class BlobContentStore:
         container = await self._ready()
         with storage_errors(f"storing the content of {email_id}"):
             await container.upload_blob(
-                self._name(email_id), mime, overwrite=True,
+                self._name(email_id),
+                mime,
+                overwrite=True,
                 content_settings=ContentSettings(content_type="message/rfc822"),
             )
 

@@ -19,7 +19,8 @@ class FileSecretStore:
         self._path = path
         log.warning(
             "secrets are kept in %s, a development secret store: for development only, "
-            "production keeps them in Key Vault", path,
+            "production keeps them in Key Vault",
+            path,
         )
 
     def _read(self) -> dict[str, str]:

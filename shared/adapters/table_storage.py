@@ -133,13 +133,15 @@ class TableHistoryStore:
                 entity = await table.get_entity(partition_key=partition, row_key=row)
         except ResourceNotFoundError:
             return None
-        return _from_entity(entity), entity.metadata["etag"]
+        return _from_entity(entity), str(entity.metadata["etag"])
 
     async def replace(self, record: EmailRecord, etag: str) -> str:
         table = await self._tables.table(HISTORY_TABLE)
         with storage_errors(f"updating email {record.id}"):
             result = await table.update_entity(
-                _to_entity(record), mode=UpdateMode.REPLACE, etag=etag,
+                _to_entity(record),
+                mode=UpdateMode.REPLACE,
+                etag=etag,
                 match_condition=MatchConditions.IfNotModified,
             )
         return str(result["etag"])
@@ -251,9 +253,7 @@ def _from_entity(entity: dict[str, Any]) -> EmailRecord:
         cc=tuple(_get_json(entity, "cc", [])),
         bcc=tuple(_get_json(entity, "bcc", [])),
         attachments=tuple(AttachmentInfo(n, s) for n, s in _get_json(entity, "attachments", [])),
-        recipients=tuple(
-            RecipientResult(a, RecipientStatus(s), r) for a, s, r in _get_json(entity, "recipients", [])
-        ),
+        recipients=tuple(RecipientResult(a, RecipientStatus(s), r) for a, s, r in _get_json(entity, "recipients", [])),
         attempt_log=tuple(
             AttemptLog(_moment(at) or entity["createdAt"], o, r) for at, o, r in _get_json(entity, "attemptLog", [])
         ),

@@ -37,9 +37,7 @@ class Mailbox:
 
 
 def _invalid(field: str, text: str, why: str) -> InvalidInput:
-    return InvalidInput(
-        f"{field}: {text!r} is not a valid email address: {why}", code="InvalidAddress", field=field
-    )
+    return InvalidInput(f"{field}: {text!r} is not a valid email address: {why}", code="InvalidAddress", field=field)
 
 
 def parse_address(text: object, field: str) -> Mailbox:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -34,9 +34,7 @@ NEXT: dict[Status, frozenset[Status]] = {
     Status.QUEUED: frozenset({Status.SENDING, Status.DEFERRED, Status.EXPIRED, Status.FAILED}),
     Status.DEFERRED: frozenset({Status.SENDING, Status.DEFERRED, Status.EXPIRED, Status.FAILED}),
     Status.WAITING: frozenset({Status.SENDING, Status.EXPIRED, Status.FAILED}),
-    Status.SENDING: frozenset(
-        {Status.SENT, Status.WAITING, Status.FAILED, Status.UNCONFIRMED, Status.DEFERRED}
-    ),
+    Status.SENDING: frozenset({Status.SENT, Status.WAITING, Status.FAILED, Status.UNCONFIRMED, Status.DEFERRED}),
     # a final email moves again only when an administrator resends it
     Status.FAILED: frozenset({Status.QUEUED}),
     Status.EXPIRED: frozenset({Status.QUEUED}),
@@ -147,12 +145,9 @@ class EmailRecord:
             if details is None
             else {"code": details.code, "providerResponse": details.provider_response, "at": _iso(details.at)},
             "recipients": [
-                {"address": r.address, "status": str(r.status), "response": r.response}
-                for r in self.recipients
+                {"address": r.address, "status": str(r.status), "response": r.response} for r in self.recipients
             ],
-            "attemptLog": [
-                {"at": _iso(a.at), "outcome": a.outcome, "response": a.response} for a in self.attempt_log
-            ],
+            "attemptLog": [{"at": _iso(a.at), "outcome": a.outcome, "response": a.response} for a in self.attempt_log],
         }
 
 

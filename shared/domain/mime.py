@@ -64,9 +64,7 @@ def build_mime(
         message.add_alternative(content.html, subtype="html", cte=_text_transfer_encoding(content.html))
     for attachment in content.attachments:
         maintype, _, subtype = attachment.content_type.partition("/")
-        message.add_attachment(
-            attachment.content, maintype=maintype, subtype=subtype, filename=attachment.name
-        )
+        message.add_attachment(attachment.content, maintype=maintype, subtype=subtype, filename=attachment.name)
     return message.as_bytes()
 
 

@@ -18,8 +18,20 @@ MODES = ("interactive", "batch")
 PRIORITIES = ("normal", "high")
 FIELDS = frozenset(
     {
-        "user", "mode", "provider", "doNotAskAgain", "from", "to", "cc", "bcc", "subject",
-        "body", "attachments", "priority", "reference", "idempotencyKey",
+        "user",
+        "mode",
+        "provider",
+        "doNotAskAgain",
+        "from",
+        "to",
+        "cc",
+        "bcc",
+        "subject",
+        "body",
+        "attachments",
+        "priority",
+        "reference",
+        "idempotencyKey",
     }
 )
 _CONTENT_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$")

@@ -32,8 +32,7 @@ def choose_sender(
     own = {user.email.lower()} | ({user.sender_email.lower()} if user.sender_email else set())
     if requested is not None and requested.address.lower() not in own:
         raise NotPermitted(
-            f"{SEND_AS_DENIED}: user {user.user_id} may send as {', '.join(sorted(own))}, "
-            f"not {requested.address}",
+            f"{SEND_AS_DENIED}: user {user.user_id} may send as {', '.join(sorted(own))}, not {requested.address}",
             code="SendAsDenied",
             field="from",
         )

@@ -43,9 +43,7 @@ def integer(value: Any, field: str, *, minimum: int, maximum: int | None = None)
         raise wrong_type(field, "a whole number")
     if value < minimum or (maximum is not None and value > maximum):
         upper = f" to {maximum}" if maximum is not None else " or more"
-        raise InvalidInput(
-            f"{field} must be from {minimum}{upper}, not {value}", code="OutOfRange", field=field
-        )
+        raise InvalidInput(f"{field} must be from {minimum}{upper}, not {value}", code="OutOfRange", field=field)
     return value
 
 
@@ -71,9 +69,7 @@ def text(value: Any, field: str, *, max_length: int, allow_empty: bool = True) -
     if not allow_empty and not value.strip():
         raise InvalidInput(f"{field} must not be empty", code="Required", field=field)
     if len(value) > max_length:
-        raise InvalidInput(
-            f"{field} must have at most {max_length} characters", code="TooLong", field=field
-        )
+        raise InvalidInput(f"{field} must have at most {max_length} characters", code="TooLong", field=field)
     return value
 
 
@@ -87,9 +83,7 @@ def choice(value: Any, field: str, options: tuple[str, ...]) -> str:
 
 def host_name(value: Any, field: str) -> str:
     host = text(value, field, max_length=253)
-    if host and not (
-        all(_HOST_LABEL.match(label) for label in host.split("."))
-    ):
+    if host and not (all(_HOST_LABEL.match(label) for label in host.split("."))):
         raise InvalidInput(
             f"{field}: {host!r} is not a valid host name or IPv4 address",
             code="InvalidHostName",

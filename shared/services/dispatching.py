@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from shared.domain.delivery import DeliveryResult, Outcome
 from shared.domain.history import EmailRecord, FailureDetails, Status
@@ -20,7 +21,7 @@ from shared.domain.outgoing import OutgoingEmail
 from shared.domain.parameters import EmailParameters
 from shared.domain.queues import queue_for, queue_message
 from shared.domain.retries import retry_delay
-from shared.errors import DependencyUnavailable, MailroomError
+from shared.errors import DependencyUnavailable
 from shared.ports import ContentStore, EmailQueue, HistoryStore, MailTransport, StaleWrite
 from shared.services.configuration import Configuration
 
@@ -121,7 +122,9 @@ class Dispatching:
         if record.status is Status.SENDING:
             if record.claimed_by == message_id or (record.claimed_at or now) + self._lease <= now:
                 log.warning("email %s was being sent when its dispatcher stopped", record.id)
-                await self._record(record, etag, DeliveryResult(Outcome.UNCONFIRMED, INTERRUPTED, code="DispatcherInterrupted"))
+                await self._record(
+                    record, etag, DeliveryResult(Outcome.UNCONFIRMED, INTERRUPTED, code="DispatcherInterrupted")
+                )
             else:
                 log.info("email %s is being sent by another dispatcher: duplicate message ignored", record.id)
             return
@@ -136,8 +139,12 @@ class Dispatching:
             await self._requeue(record, BATCH_PAUSED_RECHECK_SECONDS)
             return
         claimed = record.moved_to(
-            Status.SENDING, now, claimed_by=message_id, claimed_at=now,
-            attempts=record.attempts + 1, next_attempt_at=None,
+            Status.SENDING,
+            now,
+            claimed_by=message_id,
+            claimed_at=now,
+            attempts=record.attempts + 1,
+            next_attempt_at=None,
         )
         etag = await self._history.replace(claimed, etag)
         result = await self._deliver(claimed, parameters)
@@ -173,39 +180,38 @@ class Dispatching:
         )
         return await self._transport.send(outgoing, server)
 
-    async def _record(
-        self, record: EmailRecord, etag: str, result: DeliveryResult, *, final: bool = False
-    ) -> None:
+    async def _record(self, record: EmailRecord, etag: str, result: DeliveryResult, *, final: bool = False) -> None:
         now = self._clock()
-        attempt_log = record.logged(now, str(result.outcome), result.provider_response or result.message)
-        common = {"claimed_by": None, "claimed_at": None, "attempt_log": attempt_log}
+        changes: dict[str, Any] = {
+            "claimed_by": None,
+            "claimed_at": None,
+            "attempt_log": record.logged(now, str(result.outcome), result.provider_response or result.message),
+        }
         if result.recipients:
-            common["recipients"] = result.recipients
+            changes["recipients"] = result.recipients
         retry_in: float | None = None
         if result.outcome is Outcome.SENT:
-            updated = record.moved_to(Status.SENT, now, sent_at=now, **common)
+            status = Status.SENT
+            changes["sent_at"] = now
         else:
-            failure = {
-                "last_failure_message": result.message,
-                "failure_details": FailureDetails(result.code, result.provider_response, now),
-            }
+            changes["last_failure_message"] = result.message
+            changes["failure_details"] = FailureDetails(result.code, result.provider_response, now)
+            retryable = result.outcome is Outcome.TRANSIENT and not final
             if result.outcome is Outcome.UNCONFIRMED:
-                updated = record.moved_to(Status.UNCONFIRMED, now, **common, **failure)
-            elif result.outcome is Outcome.TRANSIENT and record.attempts < self._max_attempts and not final:
+                status = Status.UNCONFIRMED
+            elif retryable and record.attempts < self._max_attempts:
+                status = Status.WAITING
                 retry_in = retry_delay(
                     record.attempts, base_seconds=self._retry_base, retry_after_seconds=result.retry_after_seconds
                 )
-                updated = record.moved_to(
-                    Status.WAITING, now, next_attempt_at=now + timedelta(seconds=retry_in), **common, **failure
-                )
+                changes["next_attempt_at"] = now + timedelta(seconds=retry_in)
             else:
-                if result.outcome is Outcome.TRANSIENT and not final:
-                    failure["last_failure_message"] = (
-                        f"{result.message} (gave up after {record.attempts} attempts)"
-                    )
-                updated = record.moved_to(Status.FAILED, now, **common, **failure)
+                status = Status.FAILED
+                if retryable:
+                    changes["last_failure_message"] = f"{result.message} (gave up after {record.attempts} attempts)"
+        updated = record.moved_to(status, now, **changes)
         await self._save(updated, etag)
-        log.info("email %s is %s%s", record.id, updated.status, f": {result.message}" if result.message else "")
+        log.info("email %s is %s%s", record.id, status, f": {result.message}" if result.message else "")
         if retry_in is not None:
             await self._requeue(updated, retry_in)
 
@@ -222,7 +228,8 @@ class Dispatching:
 
     async def _expire(self, record: EmailRecord, etag: str, parameters: EmailParameters, now: datetime) -> None:
         expired = record.moved_to(
-            Status.EXPIRED, now,
+            Status.EXPIRED,
+            now,
             last_failure_message=(
                 f"Not sent within {parameters.expiration_days} days (the Email parameters' expiration), "
                 "so it will not be sent: resend it if it is still wanted"

@@ -58,8 +58,7 @@ class Sending:
         provider = self._provider(request, user, parameters.batch_provider)
         if provider not in AVAILABLE_PROVIDERS:
             raise CannotHonour(
-                f"Sending through {provider!r} is not available in this version of Mailroom yet; "
-                "use provider smtp",
+                f"Sending through {provider!r} is not available in this version of Mailroom yet; use provider smtp",
                 code="ProviderNotAvailable",
                 field="provider",
             )
@@ -74,8 +73,12 @@ class Sending:
         utf8 = needs_smtputf8((sender.from_, *request.all_recipients))
         mime = build_mime(
             MessageContent(
-                subject=request.subject, text=request.text, html=request.html,
-                to=request.to, cc=request.cc, attachments=request.attachments,
+                subject=request.subject,
+                text=request.text,
+                html=request.html,
+                to=request.to,
+                cc=request.cc,
+                attachments=request.attachments,
             ),
             sender=sender.from_,
             message_id=f"<{email_id}@{sender.sender.rpartition('@')[2]}>",
@@ -92,12 +95,23 @@ class Sending:
                 details={"sizeBytes": len(mime), "limitBytes": parameters.max_email_bytes},
             )
         record = EmailRecord(
-            id=email_id, status=Status.QUEUED, mode=request.mode, provider=provider,
-            priority=request.priority, user=user.user_id, sender=sender.sender,
-            sender_rule=str(sender.rule), from_=str(sender.from_),
-            to=tuple(str(m) for m in request.to), cc=tuple(str(m) for m in request.cc),
-            bcc=tuple(str(m) for m in request.bcc), subject=request.subject,
-            size_bytes=len(mime), created_at=now, updated_at=now, reference=request.reference,
+            id=email_id,
+            status=Status.QUEUED,
+            mode=request.mode,
+            provider=provider,
+            priority=request.priority,
+            user=user.user_id,
+            sender=sender.sender,
+            sender_rule=str(sender.rule),
+            from_=str(sender.from_),
+            to=tuple(str(m) for m in request.to),
+            cc=tuple(str(m) for m in request.cc),
+            bcc=tuple(str(m) for m in request.bcc),
+            subject=request.subject,
+            size_bytes=len(mime),
+            created_at=now,
+            updated_at=now,
+            reference=request.reference,
             idempotency_key=request.idempotency_key,
             attachments=tuple(AttachmentInfo(a.name, len(a.content)) for a in request.attachments),
         )

@@ -32,14 +32,21 @@ def principal(*roles: str) -> str:
 
 
 def request(
-    method: str, url: str, *, roles: tuple[str, ...] | None = (ADMIN,), body: Any = None,
-    raw: bytes | None = None, route_params: dict[str, str] | None = None,
+    method: str,
+    url: str,
+    *,
+    roles: tuple[str, ...] | None = (ADMIN,),
+    body: Any = None,
+    raw: bytes | None = None,
+    route_params: dict[str, str] | None = None,
 ) -> func.HttpRequest:
     headers = {"content-type": "application/json"}
     if roles is not None:
         headers["x-ms-client-principal"] = principal(*roles)
     data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
-    return func.HttpRequest(method, f"http://localhost/api/{url}", headers=headers, route_params=route_params or {}, body=data)
+    return func.HttpRequest(
+        method, f"http://localhost/api/{url}", headers=headers, route_params=route_params or {}, body=data
+    )
 
 
 async def call(name: str, req: func.HttpRequest) -> tuple[int, Any]:

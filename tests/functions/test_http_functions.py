@@ -77,7 +77,9 @@ async def test_users_are_created_read_updated_and_deleted() -> None:
 
 
 async def test_an_application_sends_and_reads_the_record_but_may_not_configure() -> None:
-    await call("put_user", request("PUT", "users/bob", body={"email": "bob@contoso.com"}, route_params={"userId": "bob"}))
+    await call(
+        "put_user", request("PUT", "users/bob", body={"email": "bob@contoso.com"}, route_params={"userId": "bob"})
+    )
     send = {"user": "bob", "provider": "smtp", "to": ["carol@contoso.com"], "subject": "Hi"}
     status, accepted = await call("send_email", request("POST", "emails", roles=(APP,), body=send))
     assert status == 202 and accepted["status"] == "Queued"
@@ -85,14 +87,22 @@ async def test_an_application_sends_and_reads_the_record_but_may_not_configure()
     status, record = await call("get_email", read)
     assert status == 200
     assert (record["status"], record["user"], record["to"], record["senderRule"]) == (
-        "Queued", "bob", ["carol@contoso.com"], "UserEmail"
+        "Queued",
+        "bob",
+        ["carol@contoso.com"],
+        "UserEmail",
     )
-    status, _ = await call("put_user", request("PUT", "users/x", roles=(APP,), body={"email": "x@contoso.com"}, route_params={"userId": "x"}))
+    status, _ = await call(
+        "put_user",
+        request("PUT", "users/x", roles=(APP,), body={"email": "x@contoso.com"}, route_params={"userId": "x"}),
+    )
     assert status == 403
 
 
 async def test_bad_send_requests_are_400_with_the_field_and_nothing_is_stored(app_env: str) -> None:
-    await call("put_user", request("PUT", "users/bob", body={"email": "bob@contoso.com"}, route_params={"userId": "bob"}))
+    await call(
+        "put_user", request("PUT", "users/bob", body={"email": "bob@contoso.com"}, route_params={"userId": "bob"})
+    )
     bad = {"user": "bob", "provider": "smtp", "to": ["carol@contoso.com"], "subject": "Hi\r\nBcc: eve@evil.com"}
     status, error = await call("send_email", request("POST", "emails", roles=(APP,), body=bad))
     assert status == 400 and error["error"]["field"] == "subject" and error["error"]["code"] == "HeaderInjection"

@@ -23,8 +23,14 @@ async def stack(storage: str, tmp_path: Path):
 
 
 async def accept(stack: Stack, **changes: object) -> str:
-    body = {"user": "alice", "provider": "smtp", "to": ["bob@contoso.com"], "bcc": ["carol@contoso.com"],
-            "subject": "Hi", "body": {"text": "Hello"}}
+    body = {
+        "user": "alice",
+        "provider": "smtp",
+        "to": ["bob@contoso.com"],
+        "bcc": ["carol@contoso.com"],
+        "subject": "Hi",
+        "body": {"text": "Hello"},
+    }
     body.update(changes)
     return (await stack.sending.accept(body)).id
 
@@ -57,7 +63,8 @@ async def test_a_sent_email_records_each_recipient_and_is_never_sent_twice(stack
     sent = await record(stack, email_id)
     assert sent.status is Status.SENT and sent.attempts == 1 and sent.sent_at is not None
     assert [(r.address, str(r.status)) for r in sent.recipients] == [
-        ("bob@contoso.com", "Accepted"), ("carol@contoso.com", "Accepted")
+        ("bob@contoso.com", "Accepted"),
+        ("carol@contoso.com", "Accepted"),
     ]
 
 
@@ -65,8 +72,12 @@ async def test_a_transient_failure_waits_with_backoff_and_is_queued_again(stack:
     email_id = await accept(stack)
     await stack.dispatching.dispatch(message(email_id), message_id="m1")  # consumes nothing from Azurite
     stack.transport.results.append(
-        DeliveryResult(Outcome.TRANSIENT, "The server said try later", code="SmtpTransientReply",
-                       provider_response="451 4.3.0 try later")
+        DeliveryResult(
+            Outcome.TRANSIENT,
+            "The server said try later",
+            code="SmtpTransientReply",
+            provider_response="451 4.3.0 try later",
+        )
     )
     second = await accept(stack)
     await stack.dispatching.dispatch(message(second), message_id="m2")
@@ -99,10 +110,14 @@ async def test_transient_failures_end_failed_after_the_last_attempt(stack: Stack
 
 async def test_a_permanent_failure_fails_at_once_in_plain_words(stack: Stack) -> None:
     email_id = await accept(stack)
-    stack.transport.results.append(DeliveryResult(
-        Outcome.PERMANENT, "The SMTP server rejected the credentials: verify the SMTP user name and password",
-        code="SmtpAuthenticationFailed", provider_response="535 5.7.8 bad credentials",
-    ))
+    stack.transport.results.append(
+        DeliveryResult(
+            Outcome.PERMANENT,
+            "The SMTP server rejected the credentials: verify the SMTP user name and password",
+            code="SmtpAuthenticationFailed",
+            provider_response="535 5.7.8 bad credentials",
+        )
+    )
     await stack.dispatching.dispatch(message(email_id), message_id="m1")
     failed = await record(stack, email_id)
     assert failed.status is Status.FAILED and failed.attempts == 1

@@ -25,10 +25,19 @@ async def stack(storage: str, tmp_path: Path):
 
 def send_body(**changes: object) -> dict:
     body = {
-        "user": "alice", "provider": "smtp", "to": ["Bob <bob@contoso.com>"], "bcc": ["audit@contoso.com"],
-        "subject": "Invoice", "body": {"text": "Attached."},
-        "attachments": [{"name": "invoice.pdf", "contentType": "application/pdf",
-                         "contentBase64": base64.b64encode(b"%PDF-1.7 test").decode()}],
+        "user": "alice",
+        "provider": "smtp",
+        "to": ["Bob <bob@contoso.com>"],
+        "bcc": ["audit@contoso.com"],
+        "subject": "Invoice",
+        "body": {"text": "Attached."},
+        "attachments": [
+            {
+                "name": "invoice.pdf",
+                "contentType": "application/pdf",
+                "contentBase64": base64.b64encode(b"%PDF-1.7 test").decode(),
+            }
+        ],
     }
     body.update(changes)
     return body
@@ -83,9 +92,9 @@ async def test_when_the_queue_is_down_the_caller_gets_503_and_nothing_stays_behi
 async def test_the_size_limit_counts_the_whole_message_as_sent(stack: Stack) -> None:
     await stack.configuration.patch_parameters({"maxEmailSizeMb": 0.01})  # 10,485 bytes
     with pytest.raises(TooLarge) as refused:
-        await stack.sending.accept(send_body(attachments=[
-            {"name": "big.bin", "contentBase64": base64.b64encode(b"x" * 8000).decode()}
-        ]))  # 8,000 bytes become about 10,900 once base64 encoded with headers
+        await stack.sending.accept(
+            send_body(attachments=[{"name": "big.bin", "contentBase64": base64.b64encode(b"x" * 8000).decode()}])
+        )  # 8,000 bytes become about 10,900 once base64 encoded with headers
     assert refused.value.details["limitBytes"] == int(0.01 * 1048576)
     assert refused.value.details["sizeBytes"] > refused.value.details["limitBytes"]
 

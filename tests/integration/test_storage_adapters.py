@@ -9,7 +9,7 @@ from azure.storage.queue.aio import QueueClient
 
 from shared.adapters.blob_storage import BlobContentStore
 from shared.adapters.queue_storage import StorageEmailQueue
-from shared.adapters.table_storage import Tables, TableHistoryStore, TableParameterStore
+from shared.adapters.table_storage import TableHistoryStore, TableParameterStore, Tables
 from shared.domain.delivery import RecipientResult, RecipientStatus
 from shared.domain.email_ids import new_email_id
 from shared.domain.history import AttachmentInfo, EmailRecord, FailureDetails, Status
@@ -19,10 +19,21 @@ from shared.ports import StaleWrite
 def a_record() -> EmailRecord:
     now = datetime.now(UTC)
     return EmailRecord(
-        id=new_email_id(now), status=Status.QUEUED, mode="batch", provider="smtp", user="alice",
-        sender="alice@contoso.com", sender_rule="UserEmail", from_="Alice <alice@contoso.com>",
-        to=tuple(f"user{i}@contoso.com" for i in range(500)), cc=("c@contoso.com",), bcc=("b@contoso.com",),
-        subject="Grüße", size_bytes=1234, created_at=now, reference="CustTable/US-008",
+        id=new_email_id(now),
+        status=Status.QUEUED,
+        mode="batch",
+        provider="smtp",
+        user="alice",
+        sender="alice@contoso.com",
+        sender_rule="UserEmail",
+        from_="Alice <alice@contoso.com>",
+        to=tuple(f"user{i}@contoso.com" for i in range(500)),
+        cc=("c@contoso.com",),
+        bcc=("b@contoso.com",),
+        subject="Grüße",
+        size_bytes=1234,
+        created_at=now,
+        reference="CustTable/US-008",
         attachments=(AttachmentInfo("a.pdf", 10),),
         recipients=(RecipientResult("user0@contoso.com", RecipientStatus.REFUSED, "550 no"),),
         failure_details=FailureDetails("X", "550 no", now),

@@ -12,7 +12,7 @@ from pathlib import Path
 from shared.adapters.blob_storage import BlobContentStore
 from shared.adapters.dev_secrets import FileSecretStore
 from shared.adapters.queue_storage import StorageEmailQueue
-from shared.adapters.table_storage import Tables, TableHistoryStore, TableParameterStore, TableUserStore
+from shared.adapters.table_storage import TableHistoryStore, TableParameterStore, Tables, TableUserStore
 from shared.domain.delivery import DeliveryResult, RecipientResult, RecipientStatus
 from shared.domain.outgoing import OutgoingEmail, SmtpServer
 from shared.services.configuration import Configuration
@@ -62,7 +62,11 @@ class Stack:
 
 @asynccontextmanager
 async def service_stack(
-    connection_string: str, secrets_file: Path, *, encoding: str = "base64", max_attempts: int = 3,
+    connection_string: str,
+    secrets_file: Path,
+    *,
+    encoding: str = "base64",
+    max_attempts: int = 3,
     queue: object | None = None,
 ) -> AsyncIterator[Stack]:
     tables = Tables(connection_string)
@@ -72,19 +76,32 @@ async def service_stack(
     clock = Clock()
     transport = RecordingTransport()
     configuration = Configuration(
-        parameters=TableParameterStore(tables), users=TableUserStore(tables),
-        secrets=FileSecretStore(secrets_file), cache_seconds=0,
+        parameters=TableParameterStore(tables),
+        users=TableUserStore(tables),
+        secrets=FileSecretStore(secrets_file),
+        cache_seconds=0,
     )
     used_queue = queue or real_queue
     stack = Stack(
-        tables=tables, queue=real_queue, content=content, history=history, configuration=configuration,
+        tables=tables,
+        queue=real_queue,
+        content=content,
+        history=history,
+        configuration=configuration,
         sending=Sending(configuration=configuration, history=history, content=content, queue=used_queue, clock=clock),  # type: ignore[arg-type]
         dispatching=Dispatching(
-            configuration=configuration, history=history, content=content, queue=used_queue,  # type: ignore[arg-type]
-            transport=transport, clock=clock, retry_base_seconds=60, max_attempts=max_attempts,
+            configuration=configuration,
+            history=history,
+            content=content,
+            queue=used_queue,  # type: ignore[arg-type]
+            transport=transport,
+            clock=clock,
+            retry_base_seconds=60,
+            max_attempts=max_attempts,
             sending_lease_seconds=600,
         ),
-        transport=transport, clock=clock,
+        transport=transport,
+        clock=clock,
     )
     try:
         yield stack

@@ -51,8 +51,10 @@ def test_sender_defaults_to_the_override_then_the_users_own_address() -> None:
     chosen = choose_sender(requested=None, user=override, batch_through_exchange=False, batch_account=None)
     assert (chosen.sender, chosen.rule) == ("sales@contoso.com", SenderRule.USER_SENDER_EMAIL)
     explicit = choose_sender(
-        requested=parse_address("SALES@contoso.com", "from"), user=override,
-        batch_through_exchange=False, batch_account=None,
+        requested=parse_address("SALES@contoso.com", "from"),
+        user=override,
+        batch_through_exchange=False,
+        batch_account=None,
     )
     assert explicit.rule == SenderRule.REQUEST_FROM
 
@@ -60,8 +62,10 @@ def test_sender_defaults_to_the_override_then_the_users_own_address() -> None:
 def test_a_from_the_user_may_not_send_as_is_refused_in_the_erps_words() -> None:
     with pytest.raises(NotPermitted) as refused:
         choose_sender(
-            requested=parse_address("ceo@contoso.com", "from"), user=ALICE,
-            batch_through_exchange=False, batch_account=None,
+            requested=parse_address("ceo@contoso.com", "from"),
+            user=ALICE,
+            batch_through_exchange=False,
+            batch_account=None,
         )
     assert refused.value.message.startswith("Client does not have permissions to send as this sender")
     assert refused.value.field == "from"
@@ -76,10 +80,20 @@ def test_batch_email_through_exchange_is_sent_by_the_batch_account() -> None:
 
 def record(status: Status) -> EmailRecord:
     return EmailRecord(
-        id=new_email_id(NOW), status=status, mode="interactive", provider="smtp", user="alice",
-        sender="alice@contoso.com", sender_rule="UserEmail", from_="alice@contoso.com",
-        to=("Bob <bob@contoso.com>",), cc=("bob@contoso.com",), bcc=("carol@contoso.com",),
-        subject="s", size_bytes=10, created_at=NOW,
+        id=new_email_id(NOW),
+        status=status,
+        mode="interactive",
+        provider="smtp",
+        user="alice",
+        sender="alice@contoso.com",
+        sender_rule="UserEmail",
+        from_="alice@contoso.com",
+        to=("Bob <bob@contoso.com>",),
+        cc=("bob@contoso.com",),
+        bcc=("carol@contoso.com",),
+        subject="s",
+        size_bytes=10,
+        created_at=NOW,
     )
 
 

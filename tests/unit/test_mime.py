@@ -65,7 +65,10 @@ def test_bcc_is_never_written_into_the_message() -> None:
 def test_without_a_sender_there_is_no_from_header() -> None:
     raw = build_mime(
         MessageContent(subject="Draft", text="x", html=None, to=()),
-        sender=None, message_id="<d@contoso.com>", date=NOW, utf8=False,
+        sender=None,
+        message_id="<d@contoso.com>",
+        date=NOW,
+        utf8=False,
         extra_headers=[("X-Unsent", "1")],
     )
     message = parse(raw)
@@ -75,6 +78,9 @@ def test_without_a_sender_there_is_no_from_header() -> None:
 def test_international_addresses_are_kept_as_utf8_under_smtputf8() -> None:
     raw = build_mime(
         MessageContent(subject="Hi", text="x", html=None, to=(parse_address("jörg@müller.de", "to"),)),
-        sender=parse_address("alice@contoso.com", "from"), message_id="<u@contoso.com>", date=NOW, utf8=True,
+        sender=parse_address("alice@contoso.com", "from"),
+        message_id="<u@contoso.com>",
+        date=NOW,
+        utf8=True,
     )
     assert "To: jörg@müller.de".encode() in raw

@@ -21,10 +21,16 @@ def refused(body: dict) -> InvalidInput:
 def test_a_full_request_is_parsed() -> None:
     parsed = parse_send_request(
         request(
-            mode="batch", priority="high", cc=["Carol <carol@contoso.com>"], bcc=["dave@contoso.com"],
-            body={"text": "t", "html": "<b>h</b>"}, reference="CustTable/US-008", idempotencyKey="k-1",
-            attachments=[{"name": "a.pdf", "contentType": "application/pdf",
-                          "contentBase64": base64.b64encode(b"%PDF").decode()}],
+            mode="batch",
+            priority="high",
+            cc=["Carol <carol@contoso.com>"],
+            bcc=["dave@contoso.com"],
+            body={"text": "t", "html": "<b>h</b>"},
+            reference="CustTable/US-008",
+            idempotencyKey="k-1",
+            attachments=[
+                {"name": "a.pdf", "contentType": "application/pdf", "contentBase64": base64.b64encode(b"%PDF").decode()}
+            ],
         )
     )
     assert parsed.mode == "batch" and parsed.priority == "high"
@@ -43,11 +49,27 @@ def test_a_full_request_is_parsed() -> None:
         ({"colour": "red"}, "colour", "UnknownField"),
         ({"mode": "bulk"}, "mode", "InvalidChoice"),
         ({"priority": "high"}, "priority", "InvalidCombination"),
-        ({"attachments": [{"name": "../etc/passwd", "contentBase64": ""}]}, "attachments[0].name", "InvalidAttachmentName"),
+        (
+            {"attachments": [{"name": "../etc/passwd", "contentBase64": ""}]},
+            "attachments[0].name",
+            "InvalidAttachmentName",
+        ),
         ({"attachments": [{"name": "a\\b.txt", "contentBase64": ""}]}, "attachments[0].name", "InvalidAttachmentName"),
-        ({"attachments": [{"name": "a.txt", "contentBase64": "not base64!"}]}, "attachments[0].contentBase64", "InvalidBase64"),
-        ({"attachments": [{"name": "a.txt", "contentBase64": "QUJD"[:3]}]}, "attachments[0].contentBase64", "InvalidBase64"),
-        ({"attachments": [{"name": "a.txt", "contentType": "pdf", "contentBase64": "QUJD"}]}, "attachments[0].contentType", "InvalidContentType"),
+        (
+            {"attachments": [{"name": "a.txt", "contentBase64": "not base64!"}]},
+            "attachments[0].contentBase64",
+            "InvalidBase64",
+        ),
+        (
+            {"attachments": [{"name": "a.txt", "contentBase64": "QUJD"[:3]}]},
+            "attachments[0].contentBase64",
+            "InvalidBase64",
+        ),
+        (
+            {"attachments": [{"name": "a.txt", "contentType": "pdf", "contentBase64": "QUJD"}]},
+            "attachments[0].contentType",
+            "InvalidContentType",
+        ),
         ({"body": {"text": 5}}, "body.text", "InvalidType"),
         ({"doNotAskAgain": "yes"}, "doNotAskAgain", "InvalidType"),
         ({"reference": "a\nb"}, "reference", "HeaderInjection"),
