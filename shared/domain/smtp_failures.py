@@ -84,16 +84,10 @@ class SmtpFailure:
         return f"{self.host}:{self.port}"
 
 
-AUTH_UNAVAILABLE = (
-    "If your SMTP server doesn't support authentication, "
-    "please clear the SMTP user name and password"
-)
-CREDENTIALS_REJECTED = (
-    "The SMTP server rejected the credentials: verify the SMTP user name and password"
-)
+AUTH_UNAVAILABLE = "If your SMTP server doesn't support authentication, please clear the SMTP user name and password"
+CREDENTIALS_REJECTED = "The SMTP server rejected the credentials: verify the SMTP user name and password"
 SEND_AS_DENIED = (
-    "Client does not have permissions to send as this sender: "
-    "grant Send As / Send On Behalf Of for the SMTP account"
+    "Client does not have permissions to send as this sender: grant Send As / Send On Behalf Of for the SMTP account"
 )
 
 _DOING = {
@@ -132,9 +126,7 @@ def classify(failure: SmtpFailure) -> DeliveryResult:
     return _classify_fault(failure, failure.fault or SmtpFault.OTHER)
 
 
-def classify_refusals(
-    host: str, port: int, refusals: Sequence[tuple[str, SmtpReply]]
-) -> DeliveryResult:
+def classify_refusals(host: str, port: int, refusals: Sequence[tuple[str, SmtpReply]]) -> DeliveryResult:
     """Every recipient was refused: transient only when every refusal was a 4xx."""
     transient = all(400 <= reply.code < 500 for _, reply in refusals)
     listed = "; ".join(f"{address} ({reply})" for address, reply in refusals)
@@ -143,10 +135,7 @@ def classify_refusals(
         message=f"The SMTP server {host}:{port} refused every recipient: {listed}",
         code="SmtpRecipientsRefused",
         provider_response="\n".join(str(reply) for _, reply in refusals),
-        recipients=tuple(
-            RecipientResult(address, RecipientStatus.REFUSED, str(reply))
-            for address, reply in refusals
-        ),
+        recipients=tuple(RecipientResult(address, RecipientStatus.REFUSED, str(reply)) for address, reply in refusals),
     )
 
 
@@ -185,54 +174,56 @@ def _rejects_credentials(reply: SmtpReply) -> bool:
     return reply.code == 530 and "starttls" not in reply.text.lower()
 
 
+# Problems of configuration or of the server's abilities: sending again will not help.
+_PERMANENT_FAULTS: dict[SmtpFault, tuple[str, str]] = {
+    SmtpFault.TLS_CERTIFICATE: (
+        "SmtpTlsFailed",
+        "The TLS certificate of the SMTP server {server} could not be verified ({detail}): "
+        "the server needs a certificate from a trusted authority that names this server",
+    ),
+    SmtpFault.TLS_HANDSHAKE: (
+        "SmtpTlsFailed",
+        "The TLS handshake with the SMTP server {server} failed ({detail}): check that the port "
+        "matches the server's TLS mode (465 for implicit TLS, 587 for STARTTLS)",
+    ),
+    SmtpFault.STARTTLS_NOT_OFFERED: (
+        "SmtpStartTlsUnavailable",
+        "The SMTP server {server} does not offer STARTTLS, and SSL is required: enable TLS on the "
+        "server, use its implicit TLS port 465, or turn off SSL required on the Email parameters",
+    ),
+    SmtpFault.AUTH_NOT_OFFERED: (
+        "SmtpAuthUnavailable",
+        "The SMTP server {server} does not offer AUTH. " + AUTH_UNAVAILABLE,
+    ),
+    SmtpFault.AUTH_MECHANISM_UNSUPPORTED: (
+        "SmtpAuthMechanismUnsupported",
+        "The SMTP server {server} offers no sign-in method Mailroom supports (it offers {detail}; "
+        "Mailroom signs in with LOGIN, PLAIN or CRAM-MD5): enable one on the server",
+    ),
+    SmtpFault.CREDENTIALS_MISSING: (
+        "SmtpCredentialsMissing",
+        "The Email parameters say the SMTP server requires authentication, but no SMTP user name "
+        "is set: enter the SMTP user name and password",
+    ),
+    SmtpFault.SMTPUTF8_NOT_OFFERED: (
+        "SmtpUtf8Unavailable",
+        "An address of this email has non-ASCII characters, and the SMTP server {server} does "
+        "not accept them (it does not offer SMTPUTF8): use an ASCII address or a server that "
+        "supports SMTPUTF8",
+    ),
+    SmtpFault.ADDRESS_INVALID: (
+        "SmtpInvalidAddress",
+        "The address {detail} cannot be sent over SMTP: correct it and resend",
+    ),
+}
+
+
 def _classify_fault(failure: SmtpFailure, fault: SmtpFault) -> DeliveryResult:
-    server, detail = failure.server, failure.detail
-    if fault is SmtpFault.TLS_CERTIFICATE:
-        message = (
-            f"The TLS certificate of the SMTP server {server} could not be verified ({detail}): "
-            "the server needs a certificate from a trusted authority that names this server"
-        )
-        return _result(Outcome.PERMANENT, "SmtpTlsFailed", message, detail)
-    if fault is SmtpFault.TLS_HANDSHAKE:
-        message = (
-            f"The TLS handshake with the SMTP server {server} failed ({detail}): check that the "
-            "port matches the server's TLS mode (465 for implicit TLS, 587 for STARTTLS)"
-        )
-        return _result(Outcome.PERMANENT, "SmtpTlsFailed", message, detail)
-    if fault is SmtpFault.STARTTLS_NOT_OFFERED:
-        message = (
-            f"The SMTP server {server} does not offer STARTTLS, and SSL is required: enable TLS "
-            "on the server, use its implicit TLS port 465, or turn off SSL required on the "
-            "Email parameters"
-        )
-        return _result(Outcome.PERMANENT, "SmtpStartTlsUnavailable", message, detail)
-    if fault is SmtpFault.AUTH_NOT_OFFERED:
-        message = f"The SMTP server {server} does not offer AUTH. {AUTH_UNAVAILABLE}"
-        return _result(Outcome.PERMANENT, "SmtpAuthUnavailable", message, detail)
-    if fault is SmtpFault.AUTH_MECHANISM_UNSUPPORTED:
-        message = (
-            f"The SMTP server {server} offers no sign-in method Mailroom supports (it offers "
-            f"{detail or 'none'}; Mailroom signs in with LOGIN, PLAIN or CRAM-MD5): enable one "
-            "on the server"
-        )
-        return _result(Outcome.PERMANENT, "SmtpAuthMechanismUnsupported", message, detail)
-    if fault is SmtpFault.CREDENTIALS_MISSING:
-        message = (
-            "The Email parameters say the SMTP server requires authentication, but no SMTP "
-            "user name is set: enter the SMTP user name and password"
-        )
-        return _result(Outcome.PERMANENT, "SmtpCredentialsMissing", message, detail)
-    if fault is SmtpFault.SMTPUTF8_NOT_OFFERED:
-        message = (
-            f"An address of this email has non-ASCII characters, and the SMTP server {server} "
-            "does not accept them (it does not offer SMTPUTF8): use an ASCII address or a "
-            "server that supports SMTPUTF8"
-        )
-        return _result(Outcome.PERMANENT, "SmtpUtf8Unavailable", message, detail)
-    if fault is SmtpFault.ADDRESS_INVALID:
-        message = f"The address {detail} cannot be sent over SMTP: correct it and resend"
-        return _result(Outcome.PERMANENT, "SmtpInvalidAddress", message, detail)
-    return _classify_lost(failure, fault)
+    if fault not in _PERMANENT_FAULTS:
+        return _classify_lost(failure, fault)
+    code, template = _PERMANENT_FAULTS[fault]
+    message = template.format(server=failure.server, detail=failure.detail or "none")
+    return _result(Outcome.PERMANENT, code, message, failure.detail)
 
 
 def _classify_lost(failure: SmtpFailure, fault: SmtpFault) -> DeliveryResult:
