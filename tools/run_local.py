@@ -8,6 +8,7 @@ everything on Ctrl+C.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import secrets
@@ -22,22 +23,20 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-LOCAL = ROOT / ".local"
-SETTINGS = ROOT / "local.settings.json"
 HOST_PORT, SMTP_PORT, INBOX_PORT = 7071, 1025, 1080
 AZURITE_PORTS = (10000, 10001, 10002)
 DEMO_USER = {"userId": "demo", "email": "demo@contoso.com", "name": "Demo User"}
 
 
-def ensure_local_settings() -> dict[str, str]:
-    if not SETTINGS.exists():
+def ensure_local_settings(path: Path) -> dict[str, str]:
+    if not path.exists():
         document = json.loads((ROOT / "local.settings.example.json").read_text())
         document["Values"]["MAILROOM_ADMIN_KEY"] = secrets.token_urlsafe(24)
         document["Values"]["MAILROOM_APP_KEY"] = secrets.token_urlsafe(24)
-        SETTINGS.write_text(json.dumps(document, indent=2) + "\n")
-        SETTINGS.chmod(0o600)
-        print(f"created {SETTINGS.name} with fresh random keys")
-    return dict(json.loads(SETTINGS.read_text())["Values"])
+        path.write_text(json.dumps(document, indent=2) + "\n")
+        path.chmod(0o600)
+        print(f"created {path.name} with fresh random keys")
+    return dict(json.loads(path.read_text())["Values"])
 
 
 def port_open(port: int) -> bool:
@@ -56,10 +55,12 @@ def wait_for(port: int, what: str, process: subprocess.Popen[bytes], timeout: fl
         time.sleep(0.2)
 
 
-def start(command: list[str], what: str, log_name: str | None = None) -> subprocess.Popen[bytes]:
-    output = open(LOCAL / log_name, "ab") if log_name else None  # noqa: SIM115 - lives as long as the child
-    print(f"starting {what}")
-    return subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT if output else None)
+def start(
+    command: list[str], what: str, log: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    output = open(log, "ab") if log else None  # noqa: SIM115 - lives as long as the child
+    print(f"starting {what}", flush=True)
+    return subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT if output else None, env=env)
 
 
 def call(method: str, path: str, key: str, body: Any = None) -> tuple[int, Any]:
@@ -121,9 +122,14 @@ Ctrl+C stops everything.
 
 
 def main() -> None:
-    LOCAL.mkdir(exist_ok=True)
-    (LOCAL / "azurite").mkdir(exist_ok=True)
-    values = ensure_local_settings()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--state-dir", type=Path, default=ROOT / ".local", help="Azurite data, logs, secrets")
+    parser.add_argument("--settings", type=Path, default=ROOT / "local.settings.json", help="the app settings file")
+    arguments = parser.parse_args()
+    state: Path = arguments.state_dir.resolve()
+    (state / "azurite").mkdir(parents=True, exist_ok=True)
+    values = ensure_local_settings(arguments.settings.resolve())
+    values.setdefault("MAILROOM_SECRETS_FILE", str(state / "secrets.json"))
     busy = [p for p in (*AZURITE_PORTS, SMTP_PORT, INBOX_PORT, HOST_PORT) if port_open(p)]
     if busy:
         raise SystemExit(f"ports {busy} are in use on 127.0.0.1: stop what holds them (an earlier make run?)")
@@ -152,16 +158,16 @@ def main() -> None:
                 "--loose",
                 "--disableTelemetry",
                 "--location",
-                str(LOCAL / "azurite"),
+                str(state / "azurite"),
             ],
             "Azurite",
-            "azurite.log",
+            state / "azurite.log",
         )
         children.append(azurite)
         maildev = start(
             [str(bin_dir / "maildev"), "--smtp", str(SMTP_PORT), "--web", str(INBOX_PORT), "--ip", "127.0.0.1"],
             "MailDev",
-            "maildev.log",
+            state / "maildev.log",
         )
         children.append(maildev)
         for port in AZURITE_PORTS:
@@ -170,6 +176,7 @@ def main() -> None:
         host = start(
             [sys.executable, "-m", "devhost", "--app-dir", str(ROOT), "--port", str(HOST_PORT)],
             "the local Functions host",
+            env={**os.environ, **values},  # the settings file's values, as the Functions host loads them
         )
         children.append(host)
         wait_for(HOST_PORT, "the local Functions host", host)
