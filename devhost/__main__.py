@@ -1,4 +1,4 @@
-"""`python -m devhost [--app-dir DIR] [--port 7071] [--host 127.0.0.1] [--module function_app]`
+"""`python -m devhost [--app-dir DIR] [--settings FILE] [--port 7071] [--host 127.0.0.1] [--module function_app]`
 
 Loads `local.settings.json` into the environment (variables already set win), imports the
 app, and serves it until Ctrl+C or SIGTERM, then stops cleanly: no new work, running
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", error)
         return 2
     _configure_logging(config.log_level)
-    local = load_local_settings(app_dir)
+    local = load_local_settings(app_dir, path=Path(options.settings).resolve() if options.settings else None)
     if local.overridden:
         log.info("Environment overrides local.settings.json for: %s", ", ".join(local.overridden))
     port = options.port if options.port is not None else (local.http_port or DEFAULT_PORT)
@@ -81,6 +81,7 @@ def _arguments() -> argparse.ArgumentParser:
     )
     parser.add_argument("--app-dir", default=".", help="folder with function_app.py, host.json")
     parser.add_argument("--module", default="function_app", help="module that defines `app`")
+    parser.add_argument("--settings", default=None, help="settings file (default: APP_DIR/local.settings.json)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument(
         "--port",

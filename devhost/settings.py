@@ -35,12 +35,14 @@ class LocalSettings:
     http_port: int | None = None
 
 
-def load_local_settings(app_dir: Path, environ: MutableMapping[str, str] | None = None) -> LocalSettings:
+def load_local_settings(
+    app_dir: Path, environ: MutableMapping[str, str] | None = None, *, path: Path | None = None
+) -> LocalSettings:
     """Copies `Values` into the environment, leaving variables that are already set alone."""
     target = os.environ if environ is None else environ
-    path = app_dir / LOCAL_SETTINGS_FILE
+    path = path or app_dir / LOCAL_SETTINGS_FILE
     if not path.exists():
-        log.info("No %s in %s: using the environment only", LOCAL_SETTINGS_FILE, app_dir)
+        log.info("No %s: using the environment only", path)
         return LocalSettings()
     document = json.loads(path.read_text(encoding="utf-8"))
     values = document.get("Values") or {}

@@ -55,12 +55,10 @@ def wait_for(port: int, what: str, process: subprocess.Popen[bytes], timeout: fl
         time.sleep(0.2)
 
 
-def start(
-    command: list[str], what: str, log: Path | None = None, env: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
+def start(command: list[str], what: str, log: Path | None = None) -> subprocess.Popen[bytes]:
     output = open(log, "ab") if log else None  # noqa: SIM115 - lives as long as the child
     print(f"starting {what}", flush=True)
-    return subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT if output else None, env=env)
+    return subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT if output else None)
 
 
 def call(method: str, path: str, key: str, body: Any = None) -> tuple[int, Any]:
@@ -128,8 +126,8 @@ def main() -> None:
     arguments = parser.parse_args()
     state: Path = arguments.state_dir.resolve()
     (state / "azurite").mkdir(parents=True, exist_ok=True)
-    values = ensure_local_settings(arguments.settings.resolve())
-    values.setdefault("MAILROOM_SECRETS_FILE", str(state / "secrets.json"))
+    settings_file = arguments.settings.resolve()
+    values = ensure_local_settings(settings_file)
     busy = [p for p in (*AZURITE_PORTS, SMTP_PORT, INBOX_PORT, HOST_PORT) if port_open(p)]
     if busy:
         raise SystemExit(f"ports {busy} are in use on 127.0.0.1: stop what holds them (an earlier make run?)")
@@ -174,9 +172,18 @@ def main() -> None:
             wait_for(port, "Azurite", azurite)
         wait_for(SMTP_PORT, "MailDev", maildev)
         host = start(
-            [sys.executable, "-m", "devhost", "--app-dir", str(ROOT), "--port", str(HOST_PORT)],
+            [
+                sys.executable,
+                "-m",
+                "devhost",
+                "--app-dir",
+                str(ROOT),
+                "--settings",
+                str(settings_file),
+                "--port",
+                str(HOST_PORT),
+            ],
             "the local Functions host",
-            env={**os.environ, **values},  # the settings file's values, as the Functions host loads them
         )
         children.append(host)
         wait_for(HOST_PORT, "the local Functions host", host)
