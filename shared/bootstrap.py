@@ -7,15 +7,17 @@ running loop (a Functions worker has one; a test suite may have many).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from shared.adapters.blob_storage import BlobContentStore
 from shared.adapters.dev_secrets import FileSecretStore
 from shared.adapters.queue_storage import StorageEmailQueue
 from shared.adapters.smtp import SmtpTransport
 from shared.adapters.table_storage import TableHistoryStore, TableParameterStore, Tables, TableUserStore
-from shared.ports import HistoryStore
+from shared.ports import EmailQueue, MailTransport
 from shared.services.configuration import Configuration
 from shared.services.dispatching import Dispatching
 from shared.services.sending import Sending
@@ -26,25 +28,39 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class _Closable(Protocol):
+    async def aclose(self) -> None: ...
+
+
 @dataclass
 class Services:
     settings: Settings
     configuration: Configuration
     sending: Sending
     dispatching: Dispatching
-    history: HistoryStore
-    _closers: tuple[Tables, StorageEmailQueue, BlobContentStore, SmtpTransport]
+    history: TableHistoryStore
+    content: BlobContentStore
+    queue: StorageEmailQueue
+    tables: Tables
+    _closers: tuple[_Closable, ...]
 
     async def aclose(self) -> None:
         for closer in self._closers:
             await closer.aclose()
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(
+    settings: Settings,
+    *,
+    transport: MailTransport | None = None,
+    queue: EmailQueue | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> Services:
+    """The real adapters from settings; tests may hand in a transport, a queue or a clock."""
     tables = Tables(settings.storage_connection)
-    queue = StorageEmailQueue(settings.storage_connection, encoding=settings.queue_message_encoding)
+    storage_queue = StorageEmailQueue(settings.storage_connection, encoding=settings.queue_message_encoding)
     content = BlobContentStore(settings.storage_connection)
-    transport = SmtpTransport(timeout=settings.smtp_timeout_seconds)
+    smtp = SmtpTransport(timeout=settings.smtp_timeout_seconds)
     history = TableHistoryStore(tables)
     configuration = Configuration(
         parameters=TableParameterStore(tables),
@@ -52,23 +68,27 @@ def build_services(settings: Settings) -> Services:
         secrets=FileSecretStore(settings.secrets_file),
         cache_seconds=settings.parameters_cache_seconds,
     )
+    used_queue = queue or storage_queue
     return Services(
         settings=settings,
         configuration=configuration,
-        sending=Sending(configuration=configuration, history=history, content=content, queue=queue, clock=utc_now),
+        sending=Sending(configuration=configuration, history=history, content=content, queue=used_queue, clock=clock),
         dispatching=Dispatching(
             configuration=configuration,
             history=history,
             content=content,
-            queue=queue,
-            transport=transport,
-            clock=utc_now,
+            queue=used_queue,
+            transport=transport or smtp,
+            clock=clock,
             retry_base_seconds=settings.retry_base_seconds,
             max_attempts=settings.max_attempts,
             sending_lease_seconds=settings.sending_lease_seconds,
         ),
         history=history,
-        _closers=(tables, queue, content, transport),
+        content=content,
+        queue=storage_queue,
+        tables=tables,
+        _closers=(tables, storage_queue, content, smtp),
     )
 
 

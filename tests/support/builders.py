@@ -1,23 +1,21 @@
-"""Real storage adapters on a test's Azurite, and small recording fakes for the rest."""
+"""The app's own composition root on a test's Azurite, with small recording fakes where a test
+needs to script what a provider answers or what the clock says."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from shared.adapters.blob_storage import BlobContentStore
-from shared.adapters.dev_secrets import FileSecretStore
-from shared.adapters.queue_storage import StorageEmailQueue
-from shared.adapters.table_storage import TableHistoryStore, TableParameterStore, Tables, TableUserStore
+from shared.bootstrap import Services, build_services
 from shared.domain.delivery import DeliveryResult, RecipientResult, RecipientStatus
 from shared.domain.outgoing import OutgoingEmail, SmtpServer
-from shared.services.configuration import Configuration
-from shared.services.dispatching import Dispatching
-from shared.services.sending import Sending
+from shared.ports import EmailQueue
+from shared.settings import load_settings
 
 
 class Clock:
@@ -49,15 +47,12 @@ class RecordingTransport:
 
 @dataclass
 class Stack:
-    tables: Tables
-    queue: StorageEmailQueue
-    content: BlobContentStore
-    history: TableHistoryStore
-    configuration: Configuration
-    sending: Sending
-    dispatching: Dispatching
+    services: Services
     transport: RecordingTransport
     clock: Clock
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.services, name)
 
 
 @asynccontextmanager
@@ -67,45 +62,20 @@ async def service_stack(
     *,
     encoding: str = "base64",
     max_attempts: int = 3,
-    queue: object | None = None,
+    queue: EmailQueue | None = None,
 ) -> AsyncIterator[Stack]:
-    tables = Tables(connection_string)
-    real_queue = StorageEmailQueue(connection_string, encoding=encoding)
-    content = BlobContentStore(connection_string)
-    history = TableHistoryStore(tables)
-    clock = Clock()
-    transport = RecordingTransport()
-    configuration = Configuration(
-        parameters=TableParameterStore(tables),
-        users=TableUserStore(tables),
-        secrets=FileSecretStore(secrets_file),
-        cache_seconds=0,
+    settings = load_settings(
+        {
+            "AzureWebJobsStorage": connection_string,
+            "MAILROOM_SECRETS_FILE": str(secrets_file),
+            "MAILROOM_PARAMETERS_CACHE_SECONDS": "0",
+            "MAILROOM_MAX_ATTEMPTS": str(max_attempts),
+        }
     )
-    used_queue = queue or real_queue
-    stack = Stack(
-        tables=tables,
-        queue=real_queue,
-        content=content,
-        history=history,
-        configuration=configuration,
-        sending=Sending(configuration=configuration, history=history, content=content, queue=used_queue, clock=clock),  # type: ignore[arg-type]
-        dispatching=Dispatching(
-            configuration=configuration,
-            history=history,
-            content=content,
-            queue=used_queue,  # type: ignore[arg-type]
-            transport=transport,
-            clock=clock,
-            retry_base_seconds=60,
-            max_attempts=max_attempts,
-            sending_lease_seconds=600,
-        ),
-        transport=transport,
-        clock=clock,
-    )
+    settings = dataclasses.replace(settings, queue_message_encoding=encoding)
+    transport, clock = RecordingTransport(), Clock()
+    services = build_services(settings, transport=transport, queue=queue, clock=clock)
     try:
-        yield stack
+        yield Stack(services, transport, clock)
     finally:
-        await tables.aclose()
-        await real_queue.aclose()
-        await content.aclose()
+        await services.aclose()
