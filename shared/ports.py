@@ -61,6 +61,17 @@ class SecretStore(Protocol):
 
     async def delete(self, name: str) -> None: ...
 
+    def forget(self, name: str) -> None:
+        """Drop a cached value, so the next get() reads the store again (e.g. after a rotation)."""
+
 
 class MailTransport(Protocol):
+    """SMTP: never raises for provider trouble; the result says what happened."""
+
     async def send(self, email: OutgoingEmail, server: SmtpServer) -> DeliveryResult: ...
+
+
+class ExchangeTransport(Protocol):
+    """Exchange through Microsoft Graph: sends as `mailbox`; never raises for provider trouble."""
+
+    async def send(self, email: OutgoingEmail, *, mailbox: str) -> DeliveryResult: ...

@@ -46,6 +46,9 @@ class FileSecretStore:
         secrets[name] = value
         await asyncio.to_thread(self._write, secrets)
 
+    def forget(self, name: str) -> None:
+        """Nothing is cached: every get() reads the file."""
+
     async def delete(self, name: str) -> None:
         secrets = await asyncio.to_thread(self._read)
         if secrets.pop(name, None) is not None:

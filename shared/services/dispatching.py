@@ -22,7 +22,7 @@ from shared.domain.parameters import EmailParameters
 from shared.domain.queues import queue_for, queue_message
 from shared.domain.retries import retry_delay
 from shared.errors import DependencyUnavailable
-from shared.ports import ContentStore, EmailQueue, HistoryStore, MailTransport, StaleWrite
+from shared.ports import ContentStore, EmailQueue, ExchangeTransport, HistoryStore, MailTransport, StaleWrite
 from shared.services.configuration import Configuration
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ class Dispatching:
         content: ContentStore,
         queue: EmailQueue,
         transport: MailTransport,
+        exchange: ExchangeTransport | None = None,
         clock: Callable[[], datetime],
         retry_base_seconds: float,
         max_attempts: int,
@@ -70,6 +71,7 @@ class Dispatching:
         self._content = content
         self._queue = queue
         self._transport = transport
+        self._exchange = exchange
         self._clock = clock
         self._retry_base = retry_base_seconds
         self._max_attempts = max_attempts
@@ -153,9 +155,6 @@ class Dispatching:
     async def _deliver(self, record: EmailRecord, parameters: EmailParameters) -> DeliveryResult:
         try:
             mime = await self._content.get(record.id)
-            password = None
-            if parameters.document["smtp"]["userName"]:
-                password = await self._configuration.smtp_password(parameters)
         except DependencyUnavailable as error:
             return DeliveryResult(Outcome.TRANSIENT, error.message, code=error.code)
         if mime is None:
@@ -164,13 +163,6 @@ class Dispatching:
                 "The content of this email is missing from storage, so it cannot be sent: send it again",
                 code="ContentMissing",
             )
-        server = parameters.smtp_server(password)
-        if not server.host:
-            return DeliveryResult(
-                Outcome.PERMANENT,
-                "No SMTP server is set: an administrator sets smtp.server on the Email parameters",
-                code="SmtpServerMissing",
-            )
         outgoing = OutgoingEmail(
             email_id=record.id,
             sender=record.sender,
@@ -178,7 +170,34 @@ class Dispatching:
             mime=mime,
             needs_smtputf8=not all(a.isascii() for a in (record.sender, *record.envelope_recipients)),
         )
+        if record.provider == "exchange":
+            return await self._send_through_exchange(outgoing)
+        return await self._send_through_smtp(outgoing, parameters)
+
+    async def _send_through_smtp(self, outgoing: OutgoingEmail, parameters: EmailParameters) -> DeliveryResult:
+        try:
+            password = None
+            if parameters.document["smtp"]["userName"]:
+                password = await self._configuration.smtp_password(parameters)
+        except DependencyUnavailable as error:
+            return DeliveryResult(Outcome.TRANSIENT, error.message, code=error.code)
+        server = parameters.smtp_server(password)
+        if not server.host:
+            return DeliveryResult(
+                Outcome.PERMANENT,
+                "No SMTP server is set: an administrator sets smtp.server on the Email parameters",
+                code="SmtpServerMissing",
+            )
         return await self._transport.send(outgoing, server)
+
+    async def _send_through_exchange(self, outgoing: OutgoingEmail) -> DeliveryResult:
+        if self._exchange is None:
+            return DeliveryResult(
+                Outcome.PERMANENT,
+                "Exchange is not set up for this installation: the app's Microsoft Graph settings are missing",
+                code="ExchangeNotConfigured",
+            )
+        return await self._exchange.send(outgoing, mailbox=outgoing.sender)
 
     async def _record(self, record: EmailRecord, etag: str, result: DeliveryResult, *, final: bool = False) -> None:
         now = self._clock()
