@@ -13,7 +13,7 @@ from typing import Any
 import azure.functions as func
 
 from shared.bootstrap import Services, services
-from shared.domain.access import Permission, authorize
+from shared.domain.access import Permission, Role, authorize
 from shared.errors import (
     CannotHonour,
     Conflict,
@@ -97,10 +97,19 @@ async def handle(
     action: Callable[[Services], Awaitable[func.HttpResponse]],
 ) -> func.HttpResponse:
     """Authenticate, authorize, run the action; map every failure to a clear response."""
+    return await handle_with_roles(req, permission, lambda app, _roles: action(app))
+
+
+async def handle_with_roles(
+    req: func.HttpRequest,
+    permission: Permission,
+    action: Callable[[Services, frozenset[Role]], Awaitable[func.HttpResponse]],
+) -> func.HttpResponse:
+    """As `handle`, for the few actions whose outcome depends on the caller's role."""
     try:
         app = services()
-        authorize(caller_roles(req, platform_authenticates=app.settings.auth_enabled), permission)
-        return await action(app)
+        roles = authorize(caller_roles(req, platform_authenticates=app.settings.auth_enabled), permission)
+        return await action(app, roles)
     except MailroomError as error:
         return error_response(error)
     except Exception:

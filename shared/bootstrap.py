@@ -14,6 +14,7 @@ from typing import Protocol
 
 from shared.adapters.blob_storage import BlobContentStore
 from shared.adapters.dev_secrets import FileSecretStore
+from shared.adapters.idempotency_table import TableIdempotencyStore
 from shared.adapters.queue_storage import StorageEmailQueue
 from shared.adapters.smtp import SmtpTransport
 from shared.adapters.table_storage import TableHistoryStore, TableParameterStore, Tables, TableUserStore
@@ -72,7 +73,14 @@ def build_services(
     return Services(
         settings=settings,
         configuration=configuration,
-        sending=Sending(configuration=configuration, history=history, content=content, queue=used_queue, clock=clock),
+        sending=Sending(
+            configuration=configuration,
+            history=history,
+            content=content,
+            queue=used_queue,
+            idempotency=TableIdempotencyStore(tables),
+            clock=clock,
+        ),
         dispatching=Dispatching(
             configuration=configuration,
             history=history,

@@ -75,3 +75,11 @@ class ExchangeTransport(Protocol):
     """Exchange through Microsoft Graph: sends as `mailbox`; never raises for provider trouble."""
 
     async def send(self, email: OutgoingEmail, *, mailbox: str) -> DeliveryResult: ...
+
+
+class IdempotencyStore(Protocol):
+    async def claim(self, user: str, key: str, email_id: str, fingerprint: str) -> tuple[str, str] | None:
+        """Claims `key` for `email_id`; None if claimed now, else the (email id, fingerprint) that holds it."""
+        ...
+
+    async def release(self, user: str, key: str) -> None: ...

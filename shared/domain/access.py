@@ -15,13 +15,14 @@ class Role(enum.StrEnum):
 
 class Permission(enum.Enum):
     CONFIGURE = "configure"  # parameters, users, templates, test email, resend, all history
-    SEND = "send"  # send and notify for users, set a user's provider choice
+    SEND = "send"  # send and notify for users
+    USER_CHOICES = "user-choices"  # a user's provider choice and notification flag
     READ_EMAIL = "read-email"  # one email's record by id
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.SEND: frozenset({Permission.SEND, Permission.READ_EMAIL}),
+    Role.SEND: frozenset({Permission.SEND, Permission.USER_CHOICES, Permission.READ_EMAIL}),
 }
 
 

@@ -6,6 +6,7 @@ as UTF-8 under SMTPUTF8 when an address needs it), and Bcc is never written into
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +32,7 @@ class MessageContent:
     to: tuple[Mailbox, ...]
     cc: tuple[Mailbox, ...] = ()
     attachments: tuple[Attachment, ...] = ()
+    draft_bcc: tuple[Mailbox, ...] = ()  # only in an .eml draft, which the user's own mail app sends
 
 
 def needs_smtputf8(mailboxes: Sequence[Mailbox]) -> bool:
@@ -54,6 +56,8 @@ def build_mime(
         message["To"] = ", ".join(m.header_value for m in content.to)
     if content.cc:
         message["Cc"] = ", ".join(m.header_value for m in content.cc)
+    if content.draft_bcc:
+        message["Bcc"] = ", ".join(m.header_value for m in content.draft_bcc)
     message["Subject"] = content.subject
     message["Date"] = format_datetime(date)
     message["Message-ID"] = message_id
@@ -65,7 +69,16 @@ def build_mime(
     for attachment in content.attachments:
         maintype, _, subtype = attachment.content_type.partition("/")
         message.add_attachment(attachment.content, maintype=maintype, subtype=subtype, filename=attachment.name)
+    _set_boundaries(message, message_id)
     return message.as_bytes()
+
+
+def _set_boundaries(message: EmailMessage, message_id: str) -> None:
+    """Boundaries of a fixed length, derived from the Message-ID: the same content always has
+    the same size, so a size limit means exactly what it says (the stdlib's vary in length)."""
+    for index, part in enumerate(p for p in message.walk() if p.is_multipart()):
+        digest = hashlib.sha256(f"{message_id}/{index}".encode()).hexdigest()[:32]
+        part.set_boundary(f"=_mailroom_{digest}")
 
 
 def _text_transfer_encoding(text: str) -> str:

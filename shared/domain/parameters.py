@@ -163,7 +163,7 @@ class EmailParameters:
 
     @property
     def max_email_bytes(self) -> int:
-        return int(float(self.document["maxEmailSizeMb"]) * 1024 * 1024)
+        return round(float(self.document["maxEmailSizeMb"]) * 1024 * 1024)
 
     @property
     def expiration_days(self) -> int:

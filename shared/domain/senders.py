@@ -17,6 +17,7 @@ class SenderRule(enum.StrEnum):
     USER_SENDER_EMAIL = "UserSenderEmail"  # the administrator's override on the user
     USER_EMAIL = "UserEmail"  # the user's own address
     EXCHANGE_BATCH_ACCOUNT = "ExchangeBatchAccount"  # batch email through Exchange
+    USER_MAIL_APP = "UserMailApp"  # an .eml draft: the user's own mail app sends from their account
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ from typing import Any
 
 from shared.domain import validation as v
 from shared.domain.addresses import parse_address
-from shared.errors import InvalidInput
+from shared.errors import InvalidInput, NotPermitted
 
 SEND_PROVIDERS = ("eml", "exchange", "smtp")
+OPTION_FIELDS = frozenset({"emailProviderId", "senderEmail", "workflowNotificationsInEmail"})
 _USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
 
 
@@ -47,3 +48,37 @@ class User:
 
     def public(self) -> dict[str, Any]:
         return {"userId": self.user_id, "email": self.email, "name": self.name}
+
+    def options(self) -> dict[str, Any]:
+        return {
+            "emailProviderId": self.email_provider_id,
+            "senderEmail": self.sender_email,
+            "workflowNotificationsInEmail": self.workflow_notifications_in_email,
+        }
+
+    def with_options(self, patch: Any, *, may_set_sender: bool) -> User:
+        """Merge patch of the user's options; `senderEmail` is the administrator's to set."""
+        document = v.require_object(patch, "body")
+        v.reject_unknown(document, OPTION_FIELDS)
+        if "senderEmail" in document and not may_set_sender:
+            raise NotPermitted(
+                "senderEmail is set by an administrator (Mail.Admin): an application may change only "
+                "emailProviderId and workflowNotificationsInEmail",
+                code="Forbidden",
+                field="senderEmail",
+            )
+        changes: dict[str, Any] = {}
+        if "emailProviderId" in document:
+            provider = document["emailProviderId"]
+            changes["email_provider_id"] = (
+                None if provider is None else v.choice(provider, "emailProviderId", SEND_PROVIDERS)
+            )
+        if "senderEmail" in document:
+            sender = document["senderEmail"]
+            changes["sender_email"] = None if sender is None else parse_address(sender, "senderEmail").address
+        if "workflowNotificationsInEmail" in document:
+            flag = document["workflowNotificationsInEmail"]
+            changes["workflow_notifications_in_email"] = (
+                False if flag is None else v.boolean(flag, "workflowNotificationsInEmail")
+            )
+        return replace(self, **changes)

@@ -87,6 +87,15 @@ class Configuration:
             )
         return user
 
+    async def user_options(self, user_id: str) -> dict[str, Any]:
+        return (await self.user(user_id)).options()
+
+    async def patch_user_options(self, user_id: str, patch: Any, *, may_set_sender: bool) -> dict[str, Any]:
+        user = await self.user(user_id)
+        updated = user.with_options(patch, may_set_sender=may_set_sender)
+        await self._users.put(updated)
+        return updated.options()
+
     async def delete_user(self, user_id: str) -> None:
         if not await self._users.delete(check_user_id(user_id)):
             raise NotFound(f"There is no user {user_id!r}", code="UserNotFound")

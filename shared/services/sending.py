@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from shared.domain.addresses import Mailbox
 from shared.domain.email_ids import new_email_id
 from shared.domain.history import AttachmentInfo, EmailRecord, Status
 from shared.domain.mime import MessageContent, build_mime, needs_smtputf8
+from shared.domain.parameters import EmailParameters
 from shared.domain.queues import queue_for, queue_message
 from shared.domain.send_request import SendRequest, parse_send_request
-from shared.domain.senders import choose_sender
+from shared.domain.senders import SenderChoice, SenderRule, choose_sender
 from shared.domain.users import User
 from shared.errors import CannotHonour, Conflict, InvalidInput, MailroomError, TooLarge
-from shared.ports import ContentStore, EmailQueue, HistoryStore
+from shared.ports import ContentStore, EmailQueue, HistoryStore, IdempotencyStore
 from shared.services.configuration import Configuration
 
 log = logging.getLogger(__name__)
@@ -35,6 +40,13 @@ class Accepted:
     status: str
 
 
+@dataclass(frozen=True)
+class GeneratedEml:
+    id: str
+    filename: str
+    content: bytes
+
+
 class Sending:
     def __init__(
         self,
@@ -43,25 +55,39 @@ class Sending:
         history: HistoryStore,
         content: ContentStore,
         queue: EmailQueue,
+        idempotency: IdempotencyStore,
         clock: Callable[[], datetime],
     ) -> None:
         self._configuration = configuration
         self._history = history
         self._content = content
         self._queue = queue
+        self._idempotency = idempotency
         self._clock = clock
 
-    async def accept(self, body: Any) -> Accepted:
+    async def accept(self, body: Any) -> Accepted | GeneratedEml:
+        """A queued email (202) or, for the user's own mail app, an .eml draft (200)."""
         request = parse_send_request(body)
         parameters = await self._configuration.parameters()
         user = await self._known_user(request.user)
         provider = self._provider(request, user, parameters.batch_provider)
-        if provider not in AVAILABLE_PROVIDERS:
+        result: Accepted | GeneratedEml
+        if provider == "eml":
+            result = await self._generate(request, user, parameters)
+        elif provider not in AVAILABLE_PROVIDERS:
             raise CannotHonour(
                 f"Sending through {provider!r} is not available in this version of Mailroom yet; use provider smtp",
                 code="ProviderNotAvailable",
                 field="provider",
             )
+        else:
+            result = await self._queue_email(request, user, parameters, provider, fingerprint(body))
+        await self._remember_choice(user, request, provider)
+        return result
+
+    async def _queue_email(
+        self, request: SendRequest, user: User, parameters: EmailParameters, provider: str, print_: str
+    ) -> Accepted:
         sender = choose_sender(
             requested=request.from_,
             user=user,
@@ -70,7 +96,61 @@ class Sending:
         )
         now = self._clock()
         email_id = new_email_id(now)
-        utf8 = needs_smtputf8((sender.from_, *request.all_recipients))
+        if request.idempotency_key:
+            earlier = await self._idempotency.claim(user.user_id, request.idempotency_key, email_id, print_)
+            if earlier is not None:
+                return await self._replay(request.idempotency_key, *earlier, print_)
+        try:
+            mime = self._mime(request, sender.from_, email_id, now, parameters)
+            record = self._record(request, user, provider, sender, email_id, now, mime, Status.QUEUED)
+            await self._store(record, mime, queue=True)
+        except BaseException:
+            if request.idempotency_key:
+                await self._idempotency.release(user.user_id, request.idempotency_key)
+            raise
+        return Accepted(id=email_id, status=str(Status.QUEUED))
+
+    async def _replay(self, key: str, email_id: str, earlier_print: str, print_: str) -> Accepted:
+        if earlier_print != print_:
+            raise CannotHonour(
+                f"idempotencyKey {key!r} was already used for a different email: use a new key for a new email",
+                code="IdempotencyKeyReused",
+                field="idempotencyKey",
+            )
+        if await self._history.get(email_id) is None:
+            raise Conflict(
+                f"An email with idempotencyKey {key!r} is being accepted right now: ask again in a moment",
+                code="IdempotencyKeyInUse",
+                field="idempotencyKey",
+            )
+        return Accepted(id=email_id, status=str(Status.QUEUED))
+
+    async def _generate(self, request: SendRequest, user: User, parameters: EmailParameters) -> GeneratedEml:
+        if request.from_ is not None:
+            raise InvalidInput(
+                "from does not apply to an .eml: the user's mail app sends it from the user's own account",
+                code="InvalidCombination",
+                field="from",
+            )
+        if request.idempotency_key is not None:
+            raise InvalidInput(
+                "idempotencyKey applies to emails Mailroom sends; an .eml is generated anew each time",
+                code="InvalidCombination",
+                field="idempotencyKey",
+            )
+        now = self._clock()
+        email_id = new_email_id(now)
+        mime = self._mime(request, None, email_id, now, parameters)
+        sender = SenderChoice(Mailbox(user.email, user.name), user.email, SenderRule.USER_MAIL_APP)
+        record = self._record(request, user, "eml", sender, email_id, now, mime, Status.GENERATED)
+        await self._store(record, mime, queue=False)
+        return GeneratedEml(id=email_id, filename=eml_filename(request.subject), content=mime)
+
+    def _mime(
+        self, request: SendRequest, sender: Mailbox | None, email_id: str, now: datetime, parameters: EmailParameters
+    ) -> bytes:
+        draft = sender is None
+        domain = (sender.address if sender else "mailroom.invalid").rpartition("@")[2]
         mime = build_mime(
             MessageContent(
                 subject=request.subject,
@@ -79,12 +159,13 @@ class Sending:
                 to=request.to,
                 cc=request.cc,
                 attachments=request.attachments,
+                draft_bcc=request.bcc if draft else (),
             ),
-            sender=sender.from_,
-            message_id=f"<{email_id}@{sender.sender.rpartition('@')[2]}>",
+            sender=sender,
+            message_id=f"<{email_id}@{domain}>",
             date=now,
-            utf8=utf8,
-            extra_headers=[("X-Mailroom-Id", email_id)],
+            utf8=needs_smtputf8((*([sender] if sender else []), *request.all_recipients)),
+            extra_headers=[("X-Mailroom-Id", email_id), *([("X-Unsent", "1")] if draft else [])],
         )
         if len(mime) > parameters.max_email_bytes:
             raise TooLarge(
@@ -94,9 +175,22 @@ class Sending:
                 code="EmailTooLarge",
                 details={"sizeBytes": len(mime), "limitBytes": parameters.max_email_bytes},
             )
-        record = EmailRecord(
+        return mime
+
+    @staticmethod
+    def _record(
+        request: SendRequest,
+        user: User,
+        provider: str,
+        sender: SenderChoice,
+        email_id: str,
+        now: datetime,
+        mime: bytes,
+        status: Status,
+    ) -> EmailRecord:
+        return EmailRecord(
             id=email_id,
-            status=Status.QUEUED,
+            status=status,
             mode=request.mode,
             provider=provider,
             priority=request.priority,
@@ -115,9 +209,6 @@ class Sending:
             idempotency_key=request.idempotency_key,
             attachments=tuple(AttachmentInfo(a.name, len(a.content)) for a in request.attachments),
         )
-        await self._store_and_queue(record, mime)
-        await self._remember_choice(user, request, provider)
-        return Accepted(id=email_id, status=str(Status.QUEUED))
 
     async def _known_user(self, user_id: str) -> User:
         try:
@@ -158,15 +249,16 @@ class Sending:
             )
         return provider
 
-    async def _store_and_queue(self, record: EmailRecord, mime: bytes) -> None:
-        """All three writes land, or none stays behind and the caller gets the error (503)."""
+    async def _store(self, record: EmailRecord, mime: bytes, *, queue: bool) -> None:
+        """Every write lands, or none stays behind and the caller gets the error (503)."""
         done: list[str] = []
         try:
             await self._content.put(record.id, mime)
             done.append("content")
             await self._history.add(record)
             done.append("history")
-            await self._queue.enqueue(queue_for(record.mode, record.priority), queue_message(record.id))
+            if queue:
+                await self._queue.enqueue(queue_for(record.mode, record.priority), queue_message(record.id))
         except BaseException:
             await self._undo(record.id, done)
             raise
@@ -190,3 +282,14 @@ class Sending:
             )
         except MailroomError:
             log.warning("could not remember user %s's provider choice", user.user_id)
+
+
+def fingerprint(body: Any) -> str:
+    """What a request asked for, so a reused idempotency key with other content is caught."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def eml_filename(subject: str) -> str:
+    """A file name from the subject that every file system and mail app accepts."""
+    cleaned = re.sub(r'[\\/:*?"<>|\x00-\x1f]+', " ", subject).strip(" .")
+    return f"{cleaned[:80].rstrip(' .') or 'email'}.eml"

@@ -10,6 +10,8 @@ EXPECTED = {
     "get_user": ("httpTrigger", "users/{userId}", ["GET"]),
     "put_user": ("httpTrigger", "users/{userId}", ["PUT"]),
     "delete_user": ("httpTrigger", "users/{userId}", ["DELETE"]),
+    "get_user_options": ("httpTrigger", "users/{userId}/options", ["GET"]),
+    "patch_user_options": ("httpTrigger", "users/{userId}/options", ["PATCH"]),
     "send_email": ("httpTrigger", "emails", ["POST"]),
     "get_email": ("httpTrigger", "emails/{id}", ["GET"]),
     "dispatch_interactive": ("queueTrigger", "email-interactive", None),

@@ -89,14 +89,23 @@ async def test_when_the_queue_is_down_the_caller_gets_503_and_nothing_stays_behi
         assert [b async for b in container.list_blobs()] == []
 
 
-async def test_the_size_limit_counts_the_whole_message_as_sent(stack: Stack) -> None:
-    await stack.configuration.patch_parameters({"maxEmailSizeMb": 0.01})  # 10,485 bytes
+async def test_the_size_limit_counts_the_whole_message_as_sent_to_the_byte(stack: Stack) -> None:
+    body = send_body(attachments=[{"name": "big.bin", "contentBase64": base64.b64encode(b"x" * 8000).decode()}])
+    first = await stack.sending.accept(body)
+    found = await stack.history.get(first.id)
+    assert found is not None
+    size = found[0].size_bytes
+    assert size > 8000 * 4 / 3  # base64 and headers count, not the raw attachment
+
+    await stack.configuration.patch_parameters({"maxEmailSizeMb": size / 1048576})
+    at_limit = await stack.sending.accept(body)
+    assert at_limit.status == "Queued"
+
+    await stack.configuration.patch_parameters({"maxEmailSizeMb": (size - 1) / 1048576})
     with pytest.raises(TooLarge) as refused:
-        await stack.sending.accept(
-            send_body(attachments=[{"name": "big.bin", "contentBase64": base64.b64encode(b"x" * 8000).decode()}])
-        )  # 8,000 bytes become about 10,900 once base64 encoded with headers
-    assert refused.value.details["limitBytes"] == int(0.01 * 1048576)
-    assert refused.value.details["sizeBytes"] > refused.value.details["limitBytes"]
+        await stack.sending.accept(body)
+    assert refused.value.details == {"sizeBytes": size, "limitBytes": size - 1}
+    assert f"{size:,} bytes" in refused.value.message and f"{size - 1:,} bytes" in refused.value.message
 
 
 async def test_an_unknown_user_a_foreign_from_and_a_missing_choice_are_refused(stack: Stack) -> None:
