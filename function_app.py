@@ -2,7 +2,7 @@
 
 import azure.functions as func
 
-from functions import dispatch, emails, parameters, users
+from functions import dispatch, emails, openapi, parameters, users
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -10,3 +10,4 @@ app.register_functions(parameters.bp)
 app.register_functions(users.bp)
 app.register_functions(emails.bp)
 app.register_functions(dispatch.bp)
+app.register_functions(openapi.bp)

@@ -14,6 +14,7 @@ EXPECTED = {
     "patch_user_options": ("httpTrigger", "users/{userId}/options", ["PATCH"]),
     "send_email": ("httpTrigger", "emails", ["POST"]),
     "get_email": ("httpTrigger", "emails/{id}", ["GET"]),
+    "get_openapi": ("httpTrigger", "openapi.json", ["GET"]),
     "dispatch_interactive": ("queueTrigger", "email-interactive", None),
     "dispatch_batch": ("queueTrigger", "email-batch", None),
     "dispatch_batch_high": ("queueTrigger", "email-batch-high", None),
@@ -36,11 +37,15 @@ def test_the_app_indexes_the_expected_functions_with_unique_names() -> None:
     assert found == EXPECTED
 
 
+ANONYMOUS = {"get_openapi"}
+
+
 def test_http_functions_need_a_function_key_and_queues_use_the_storage_setting() -> None:
     for function in indexed_functions():
         trigger = function.get_trigger()
         if trigger.type == "httpTrigger":
-            assert str(trigger.auth_level.value) == "function"
+            expected = "anonymous" if function.get_function_name() in ANONYMOUS else "function"
+            assert str(trigger.auth_level.value) == expected
         else:
             assert trigger.connection == "AzureWebJobsStorage"
         assert function.is_http_function() == (trigger.type == "httpTrigger")
