@@ -14,7 +14,7 @@ from pathlib import Path
 from shared.bootstrap import Services, build_services
 from shared.domain.delivery import DeliveryResult, RecipientResult, RecipientStatus
 from shared.domain.outgoing import OutgoingEmail, SmtpServer
-from shared.ports import EmailQueue
+from shared.ports import EmailQueue, MailTransport
 from shared.settings import load_settings
 
 
@@ -63,7 +63,9 @@ async def service_stack(
     encoding: str = "base64",
     max_attempts: int = 3,
     queue: EmailQueue | None = None,
+    transport: MailTransport | None = None,
 ) -> AsyncIterator[Stack]:
+    """The real services; SMTP goes to `transport` if given, else to a RecordingTransport."""
     settings = load_settings(
         {
             "AzureWebJobsStorage": connection_string,
@@ -73,9 +75,9 @@ async def service_stack(
         }
     )
     settings = dataclasses.replace(settings, queue_message_encoding=encoding)
-    transport, clock = RecordingTransport(), Clock()
-    services = build_services(settings, transport=transport, queue=queue, clock=clock)
+    recording, clock = RecordingTransport(), Clock()
+    services = build_services(settings, transport=transport or recording, queue=queue, clock=clock)
     try:
-        yield Stack(services, transport, clock)
+        yield Stack(services, recording, clock)
     finally:
         await services.aclose()
