@@ -29,7 +29,7 @@ ADDRESS = {"type": "string", "description": "alice@contoso.com or Alice <alice@c
 ADDRESSES = {"type": "array", "items": ADDRESS, "maxItems": 500}
 STAMP = _nullable({"type": "string", "format": "date-time"})
 
-SMTP_FIELDS = {
+SMTP_FIELDS: dict[str, Any] = {
     "server": {"type": "string", "description": "host name or IPv4 address; empty: not set"},
     "port": {"type": "integer", "minimum": 1, "maximum": 65535, "default": 587},
     "sslRequired": {"type": "boolean", "default": True, "description": "implicit TLS on 465, else STARTTLS"},
@@ -37,7 +37,7 @@ SMTP_FIELDS = {
     "userName": _nullable({"type": "string"}),
     "passwordSecretName": {"type": "string", "default": "smtp-password"},
 }
-PARAMETER_FIELDS = {
+PARAMETER_FIELDS: dict[str, Any] = {
     "batchProvider": {"enum": ["smtp", "exchange"]},
     "batchProcessing": {"type": "boolean"},
     "maxEmailSizeMb": {"type": "number", "exclusiveMinimum": 0, "maximum": 150},
