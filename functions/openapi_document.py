@@ -85,7 +85,7 @@ SCHEMAS: dict[str, Any] = {
         {
             **PARAMETER_FIELDS,
             "throttling": THROTTLING,
-            "smtp": _object({**SMTP_FIELDS, "passwordSet": {"type": "boolean", "readOnly": True}}),
+            "smtp": _object({**SMTP_FIELDS, "passwordSet": {"type": ["boolean", "null"], "readOnly": True}}),
             "exchange": EXCHANGE,
         },
         required=["batchProvider", "batchProcessing", "maxEmailSizeMb", "smtp", "exchange", "throttling"],
@@ -99,6 +99,10 @@ SCHEMAS: dict[str, Any] = {
         }
     ),
     "Password": _object({"password": {"type": "string", "minLength": 1, "writeOnly": True}}, required=["password"]),
+    "TestEmail": _object(
+        {"to": ADDRESS, "from": {**ADDRESS, "description": "required for SMTP: an address the account may send as"}},
+        required=["to"],
+    ),
     "UserRequest": _object({"email": ADDRESS, "name": {"type": "string"}}, required=["email"]),
     "User": _object(
         {"userId": {"type": "string"}, "email": {"type": "string"}, "name": {"type": "string"}},
@@ -170,6 +174,7 @@ SCHEMAS: dict[str, Any] = {
             "attempts": {"type": "integer"},
             "deferrals": {"type": "integer"},
             "nextAttemptAt": STAMP,
+            "resentAt": STAMP,
             "lastFailureMessage": _nullable({"type": "string"}),
             "failureDetails": _nullable(
                 _object({"code": {"type": "string"}, "providerResponse": {"type": "string"}, "at": STAMP})
@@ -192,6 +197,81 @@ SCHEMAS: dict[str, Any] = {
         required=["id", "status", "mode", "provider", "user", "sender", "senderRule", "createdAt", "attempts"],
     ),
 }
+
+# the Email history: filters, pages, the Batch email sending status and resend
+FILTER = {
+    "status": {
+        "anyOf": [{"type": "string"}, {"type": "array", "items": {"enum": STATUSES}}],
+        "description": "a status, or several (comma-separated or an array): any of them",
+    },
+    **{name: {"type": "string", "maxLength": 256} for name in ("user", "sender", "reference")},
+    "provider": {"enum": PROVIDERS},
+    "mode": {"enum": ["interactive", "batch"]},
+    "since": {"type": "string", "format": "date-time"},
+    "until": {"type": "string", "format": "date-time"},
+}
+TOKEN = {"type": "string", "description": "opaque: from the previous answer, with the same filter"}
+SCAN_LIMITED = {"type": "boolean", "description": "stopped early to bound the work: continue with the token"}
+COUNT = {"type": "integer", "minimum": 0}
+SCHEMAS.update(
+    {
+        "EmailPage": _object(
+            {
+                "items": {"type": "array", "items": _ref("EmailRecord"), "maxItems": 100},
+                "continuationToken": TOKEN,
+                "scanLimited": SCAN_LIMITED,
+                "message": {"type": "string"},
+            },
+            required=["items"],
+        ),
+        "StatusCounts": _object({status: COUNT for status in STATUSES}, required=STATUSES),
+        "ThrottleUse": _object(
+            {
+                "limit": {**COUNT, "description": "emails a minute; 0: no limit (throttling off)"},
+                "usedThisMinute": COUNT,
+                "perMailbox": {"type": "boolean", "description": "Exchange: the limit is per sending mailbox"},
+            },
+            required=["limit", "usedThisMinute"],
+        ),
+        "BatchStatus": _object(
+            {
+                "batchProcessing": {"type": "boolean"},
+                "queues": _object(
+                    {name: COUNT for name in ("interactive", "batch", "high", "poison")},
+                    required=["interactive", "batch", "high", "poison"],
+                ),
+                "oldestQueuedAgeSeconds": COUNT,
+                "counts": _object(
+                    {"lastHour": _ref("StatusCounts"), "lastDay": _ref("StatusCounts")},
+                    required=["lastHour", "lastDay"],
+                ),
+                "countsComplete": {"type": "boolean"},
+                "deferred": {**COUNT, "description": "Deferred now, of the email accepted in the last day"},
+                "waiting": {**COUNT, "description": "Waiting now, of the email accepted in the last day"},
+                "throttle": _object({"smtp": _ref("ThrottleUse"), "exchange": _ref("ThrottleUse")}),
+                "at": {"type": "string", "format": "date-time"},
+            },
+            required=["batchProcessing", "queues", "oldestQueuedAgeSeconds", "counts", "throttle"],
+        ),
+        "ResendFilter": _object({**FILTER, "continuationToken": TOKEN}),
+        "Resent": _object({"id": {"type": "string"}, "status": {"const": "Queued"}}, required=["id", "status"]),
+        "ResendCount": _object(
+            {
+                "queued": COUNT,
+                "skipped": COUNT,
+                "skippedReasons": {"type": "object", "additionalProperties": COUNT},
+                "continuationToken": TOKEN,
+                "scanLimited": SCAN_LIMITED,
+            },
+            required=["queued", "skipped"],
+        ),
+    }
+)
+HISTORY_QUERY = [
+    *({"name": name, "in": "query", "schema": schema} for name, schema in FILTER.items()),
+    {"name": "top", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}},
+    {"name": "continuationToken", "in": "query", "schema": TOKEN},
+]
 
 USER_ID = {"name": "userId", "in": "path", "required": True, "schema": {"type": "string"}}
 EMAIL_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -224,6 +304,14 @@ PATHS: dict[str, Any] = {
     "/email/parameters/smtp-password": {
         "put": _operation("Write the SMTP password", "administrator", {**NO_CONTENT, **ERRORS}, body="Password"),
         "delete": _operation("Clear the SMTP password", "administrator", {**NO_CONTENT, **ERRORS}),
+    },
+    "/email/test": {
+        "post": _operation(
+            "Send a test email now through the batch provider and answer with its outcome (its history record)",
+            "administrator",
+            {"200": _json(_ref("EmailRecord"), "the test email's record: Sent, or Failed with the reason"), **ERRORS},
+            body="TestEmail",
+        )
     },
     "/users/{userId}": {
         "get": _operation(
@@ -275,7 +363,13 @@ PATHS: dict[str, Any] = {
                 **ERRORS,
             },
             body="SendRequest",
-        )
+        ),
+        "get": _operation(
+            "The Email history, newest first (filters are exact matches)",
+            "administrator",
+            {"200": _json(_ref("EmailPage"), "a page; continuationToken absent on the last"), **ERRORS},
+            parameters=HISTORY_QUERY,
+        ),
     },
     "/emails/{id}": {
         "get": _operation(
@@ -283,6 +377,33 @@ PATHS: dict[str, Any] = {
             "application or administrator",
             {"200": _json(_ref("EmailRecord"), "the record"), "404": ERROR, **ERRORS},
             parameters=[EMAIL_ID],
+        )
+    },
+    "/emails/status": {
+        "get": _operation(
+            "The Batch email sending status", "administrator", {"200": _json(_ref("BatchStatus"), "now"), **ERRORS}
+        )
+    },
+    "/emails/{id}/resend": {
+        "post": _operation(
+            "Queue a Failed, Expired or Unconfirmed email again (a new attempt on the same record)",
+            "administrator",
+            {
+                "202": _json(_ref("Resent"), "queued again"),
+                "404": ERROR,
+                "409": _json(_ref("Error"), "NotResendable: not Failed, Expired or Unconfirmed (or queued already)"),
+                "422": _json(_ref("Error"), "ContentMissing: its content is no longer stored"),
+                **ERRORS,
+            },
+            parameters=[EMAIL_ID],
+        )
+    },
+    "/emails/resend": {
+        "post": _operation(
+            "Queue again every Failed, Expired or Unconfirmed email a history filter selects, with a count",
+            "administrator",
+            {"200": _json(_ref("ResendCount"), "how many were queued and skipped"), **ERRORS},
+            body="ResendFilter",
         )
     },
     "/openapi.json": {

@@ -47,3 +47,14 @@ async def delete_smtp_password(req: func.HttpRequest) -> func.HttpResponse:
         return func.HttpResponse(status_code=204)
 
     return await handle(req, Permission.CONFIGURE, action)
+
+
+@bp.function_name("send_test_email")
+@bp.route(route="email/test", methods=["POST"])
+async def send_test_email(req: func.HttpRequest) -> func.HttpResponse:
+    async def action(app: Services) -> func.HttpResponse:
+        email_id = await app.sending.record_test_email(json_body(req))
+        record = await app.dispatching.send_now(email_id)
+        return json_response(record.public())
+
+    return await handle(req, Permission.CONFIGURE, action)

@@ -12,16 +12,32 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from azure.identity.aio import DefaultAzureCredential
+
 from shared.adapters.blob_storage import BlobContentStore
+from shared.adapters.content_batches import BlobContentBatches
 from shared.adapters.dev_secrets import FileSecretStore
+from shared.adapters.graph_lazy import LazyGraphTransport
+from shared.adapters.history_queries import TableHistoryQueries
+from shared.adapters.idempotency_cleanup import TableIdempotencyCleanup
 from shared.adapters.idempotency_table import TableIdempotencyStore
+from shared.adapters.key_vault import KeyVaultSecretStore
+from shared.adapters.mailbox_pauses import TableMailboxPauses
+from shared.adapters.queue_inspection import StorageQueueFront
 from shared.adapters.queue_storage import StorageEmailQueue
 from shared.adapters.smtp import SmtpTransport
 from shared.adapters.table_storage import TableHistoryStore, TableParameterStore, Tables, TableUserStore
-from shared.ports import EmailQueue, MailTransport
+from shared.adapters.throttle_table import TableThrottleStore
+from shared.adapters.throttle_usage import TableThrottleUsage
+from shared.ports import EmailQueue, ExchangeTransport, MailTransport, SecretStore
+from shared.services.batch_status import BatchStatus
 from shared.services.configuration import Configuration
 from shared.services.dispatching import Dispatching
+from shared.services.history import EmailHistory
+from shared.services.resending import Resending
+from shared.services.retention import Retention
 from shared.services.sending import Sending
+from shared.services.throttling import Throttling
 from shared.settings import Settings, load_settings
 
 
@@ -39,10 +55,15 @@ class Services:
     configuration: Configuration
     sending: Sending
     dispatching: Dispatching
+    throttling: Throttling
     history: TableHistoryStore
     content: BlobContentStore
     queue: StorageEmailQueue
     tables: Tables
+    email_history: EmailHistory
+    batch_status: BatchStatus
+    resending: Resending
+    retention: Retention
     _closers: tuple[_Closable, ...]
 
     async def aclose(self) -> None:
@@ -56,20 +77,39 @@ def build_services(
     transport: MailTransport | None = None,
     queue: EmailQueue | None = None,
     clock: Callable[[], datetime] = utc_now,
+    secrets: SecretStore | None = None,
+    exchange: ExchangeTransport | None = None,
 ) -> Services:
-    """The real adapters from settings; tests may hand in a transport, a queue or a clock."""
+    """The real adapters from settings; tests may hand in a transport, a queue, a clock, a secret store
+    or an Exchange transport."""
+    closers: list[_Closable] = []
+    secrets_location = "Key Vault"
+    if secrets is None:
+        secrets, secrets_location = _secret_store(settings)
+        if isinstance(secrets, KeyVaultSecretStore):
+            closers.append(secrets)
     tables = Tables(settings.storage_connection)
     storage_queue = StorageEmailQueue(settings.storage_connection, encoding=settings.queue_message_encoding)
     content = BlobContentStore(settings.storage_connection)
     smtp = SmtpTransport(timeout=settings.smtp_timeout_seconds)
+    graph = LazyGraphTransport(settings, secrets)  # imports msgraph on the first email through Exchange
     history = TableHistoryStore(tables)
     configuration = Configuration(
         parameters=TableParameterStore(tables),
         users=TableUserStore(tables),
-        secrets=FileSecretStore(settings.secrets_file),
+        secrets=secrets,
         cache_seconds=settings.parameters_cache_seconds,
+        secrets_location=secrets_location,
     )
     used_queue = queue or storage_queue
+    throttling = Throttling(
+        store=TableThrottleStore(tables), clock=clock, window_seconds=settings.throttle_window_seconds
+    )
+    queries = TableHistoryQueries(tables)
+    content_batches = BlobContentBatches(settings.storage_connection)
+    queue_front = StorageQueueFront(settings.storage_connection, encoding=settings.queue_message_encoding)
+    email_history = EmailHistory(queries=queries, clock=clock)
+    closers += [content_batches, queue_front]
     return Services(
         settings=settings,
         configuration=configuration,
@@ -81,12 +121,16 @@ def build_services(
             idempotency=TableIdempotencyStore(tables),
             clock=clock,
         ),
+        throttling=throttling,
         dispatching=Dispatching(
             configuration=configuration,
             history=history,
             content=content,
             queue=used_queue,
             transport=transport or smtp,
+            throttling=throttling,
+            exchange=exchange or graph,
+            mailbox_pauses=TableMailboxPauses(tables),
             clock=clock,
             retry_base_seconds=settings.retry_base_seconds,
             max_attempts=settings.max_attempts,
@@ -96,8 +140,40 @@ def build_services(
         content=content,
         queue=storage_queue,
         tables=tables,
-        _closers=(tables, storage_queue, content, smtp),
+        email_history=email_history,
+        batch_status=BatchStatus(
+            configuration=configuration,
+            depths=storage_queue,
+            front=queue_front,
+            rows=queries,
+            history=history,
+            throttle=TableThrottleUsage(tables, window_seconds=settings.throttle_window_seconds, clock=clock),
+            clock=clock,
+        ),
+        resending=Resending(
+            history=history, content=content_batches, queue=used_queue, listing=email_history, clock=clock
+        ),
+        retention=Retention(
+            rows=queries,
+            history=history,
+            content=content_batches,
+            idempotency=TableIdempotencyCleanup(tables),
+            configuration=configuration,
+            clock=clock,
+        ),
+        _closers=(tables, storage_queue, content, smtp, graph, *closers),
     )
+
+
+def _secret_store(settings: Settings) -> tuple[SecretStore, str]:
+    """Key Vault where a vault URL is set (on Azure, signed in as the app's managed identity);
+    otherwise the development file store, which warns that it is for development only."""
+    if settings.key_vault_url:
+        store = KeyVaultSecretStore(
+            settings.key_vault_url, DefaultAzureCredential(), cache_seconds=settings.secret_cache_seconds
+        )
+        return store, "Key Vault"
+    return FileSecretStore(settings.secrets_file), "the development secret store"
 
 
 _built: dict[asyncio.AbstractEventLoop, Services] = {}

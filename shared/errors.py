@@ -9,6 +9,7 @@ MailroomError
 ├── TooLarge              over a size limit (413)
 ├── CannotHonour          valid, but cannot be done (422)
 └── DependencyUnavailable storage, a vault or a provider is down (503)
+    └── SecretUnavailable a secret could not be read or written: names it and why, never its value
 """
 
 from __future__ import annotations
@@ -65,3 +66,18 @@ class CannotHonour(MailroomError):
 
 class DependencyUnavailable(MailroomError):
     code = "DependencyUnavailable"
+
+
+class SecretUnavailable(DependencyUnavailable):
+    """A secret store failed for one secret. `transient` tells a vault that may come back (unreachable,
+    throttled) from one that will not until someone acts (access denied, no such secret)."""
+
+    code = "SecretUnavailable"
+
+    def __init__(
+        self, message: str, *, secret_name: str, reason: str, transient: bool, code: str | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.secret_name = secret_name
+        self.reason = reason
+        self.transient = transient

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 from shared.domain.delivery import DeliveryResult
 from shared.domain.history import EmailRecord
 from shared.domain.outgoing import OutgoingEmail, SmtpServer
+from shared.domain.throttle import Plan
 from shared.domain.users import User
 
 
@@ -77,9 +79,41 @@ class ExchangeTransport(Protocol):
     async def send(self, email: OutgoingEmail, *, mailbox: str) -> DeliveryResult: ...
 
 
+class MailboxPauses(Protocol):
+    """Exchange mailboxes Graph throttled (429), shared by every instance: none sends before `until`."""
+
+    async def paused_until(self, mailbox: str) -> datetime | None: ...
+
+    async def pause(self, mailbox: str, until: datetime) -> None: ...
+
+
 class IdempotencyStore(Protocol):
     async def claim(self, user: str, key: str, email_id: str, fingerprint: str) -> tuple[str, str] | None:
         """Claims `key` for `email_id`; None if claimed now, else the (email id, fingerprint) that holds it."""
         ...
 
     async def release(self, user: str, key: str) -> None: ...
+
+
+class ThrottleStore(Protocol):
+    async def take_slot(self, key: str, window: int, limit: int, *, force: bool = False) -> bool: ...
+
+    async def take_slots(self, key: str, window: int, limit: int, want: int, *, force: bool = False) -> int: ...
+
+    async def used(self, key: str, window: int) -> int: ...
+
+    async def add_recipients(self, key: str, day: str, count: int) -> int: ...
+
+    async def plan(self, key: str) -> Plan | None: ...
+
+    async def save_plan(self, key: str, plan: Plan | None) -> None: ...
+
+    async def join_backlog(self, key: str, arrival: str, email_id: str, at: datetime) -> None: ...
+
+    async def leave_backlog(self, key: str, arrival: str) -> None: ...
+
+    async def backlog(self, key: str, first: int, *, live_since: datetime) -> list[str]: ...
+
+    async def keys(self) -> set[str]: ...
+
+    async def remove_counters_before(self, key: str, window: int, day: str) -> int: ...

@@ -36,7 +36,14 @@ def ensure_local_settings(path: Path) -> dict[str, str]:
         path.write_text(json.dumps(document, indent=2) + "\n")
         path.chmod(0o600)
         print(f"created {path.name} with fresh random keys")
-    return dict(json.loads(path.read_text())["Values"])
+    document = json.loads(path.read_text())
+    example = json.loads((ROOT / "local.settings.example.json").read_text())["Values"]
+    added = [name for name in example if name not in document["Values"]]
+    if added:  # settings that newer versions of the app need
+        document["Values"].update({name: example[name] for name in added})
+        path.write_text(json.dumps(document, indent=2) + "\n")
+        print(f"added {', '.join(added)} to {path.name}")
+    return dict(document["Values"])
 
 
 def port_open(port: int) -> bool:

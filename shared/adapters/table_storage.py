@@ -209,6 +209,7 @@ def _to_entity(record: EmailRecord) -> dict[str, Any]:
         "claimedBy": record.claimed_by,
         "claimedAt": record.claimed_at,
         "updatedAt": record.updated_at,
+        "resentAt": record.resent_at,
     }
     entity = {k: v for k, v in entity.items() if v is not None}
     _put_json(entity, "to", list(record.to))
@@ -221,6 +222,11 @@ def _to_entity(record: EmailRecord) -> dict[str, Any]:
         d = record.failure_details
         _put_json(entity, "failureDetails", [d.code, d.provider_response, _stamp(d.at)])
     return entity
+
+
+def record_from_entity(entity: dict[str, Any]) -> EmailRecord:
+    """A whole history entity as a record, for the history queries (shared/adapters/history_queries.py)."""
+    return _from_entity(entity)
 
 
 def _from_entity(entity: dict[str, Any]) -> EmailRecord:
@@ -249,6 +255,7 @@ def _from_entity(entity: dict[str, Any]) -> EmailRecord:
         claimed_by=entity.get("claimedBy"),
         claimed_at=entity.get("claimedAt"),
         updated_at=entity.get("updatedAt"),
+        resent_at=entity.get("resentAt"),
         to=tuple(_get_json(entity, "to", [])),
         cc=tuple(_get_json(entity, "cc", [])),
         bcc=tuple(_get_json(entity, "bcc", [])),

@@ -30,6 +30,7 @@ class Status(enum.StrEnum):
 
 
 FINAL = frozenset({Status.SENT, Status.UNCONFIRMED, Status.FAILED, Status.EXPIRED, Status.GENERATED})
+RESENDABLE = frozenset({Status.FAILED, Status.EXPIRED, Status.UNCONFIRMED})
 NEXT: dict[Status, frozenset[Status]] = {
     Status.QUEUED: frozenset({Status.SENDING, Status.DEFERRED, Status.EXPIRED, Status.FAILED}),
     Status.DEFERRED: frozenset({Status.SENDING, Status.DEFERRED, Status.EXPIRED, Status.FAILED}),
@@ -100,11 +101,31 @@ class EmailRecord:
     claimed_by: str | None = None  # the queue message whose dispatcher holds it while Sending
     claimed_at: datetime | None = None
     updated_at: datetime | None = None
+    resent_at: datetime | None = None  # the administrator's latest resend
 
     def moved_to(self, status: Status, now: datetime, **changes: Any) -> EmailRecord:
         if status not in NEXT[self.status]:
             raise IllegalTransition(f"an email cannot move from {self.status} to {status}")
         return replace(self, status=status, updated_at=now, **changes)
+
+    @property
+    def waiting_since(self) -> datetime:
+        """Expiry counts from acceptance, or from the latest resend: a resent email gets its full time again."""
+        return self.resent_at or self.created_at
+
+    def resent(self, now: datetime) -> EmailRecord:
+        """Queued again as a new attempt on the same record: attempts keep counting, the earlier failure
+        stays readable, and the throttle sees it afresh (deferrals start again from zero)."""
+        return self.moved_to(
+            Status.QUEUED,
+            now,
+            resent_at=now,
+            next_attempt_at=None,
+            claimed_by=None,
+            claimed_at=None,
+            deferrals=0,
+            attempt_log=self.logged(now, "Resent", f"queued again by an administrator (was {self.status})"),
+        )
 
     def logged(self, at: datetime, outcome: str, response: str) -> tuple[AttemptLog, ...]:
         entry = AttemptLog(at=at, outcome=outcome, response=response[:MAX_RESPONSE_CHARS])
@@ -140,6 +161,7 @@ class EmailRecord:
             "attempts": self.attempts,
             "deferrals": self.deferrals,
             "nextAttemptAt": _iso(self.next_attempt_at),
+            "resentAt": _iso(self.resent_at),
             "lastFailureMessage": self.last_failure_message,
             "failureDetails": None
             if details is None

@@ -77,7 +77,10 @@ FIELDS: dict[str, Any] = {
     "historyRetentionDays": _days,
     "throttling.enabled": v.boolean,
     "throttling.perMinuteLimits.smtp": lambda value, field: v.integer(value, field, minimum=0, maximum=100_000),
-    "throttling.perMinuteLimits.exchange": lambda value, field: v.integer(value, field, minimum=0, maximum=10_000),
+    # Exchange Online allows 30 a minute per mailbox: 0 means exactly that, lower is allowed
+    "throttling.perMinuteLimits.exchange": lambda value, field: v.integer(
+        value, field, minimum=0, maximum=EXCHANGE_ONLINE_PER_MINUTE
+    ),
     "smtp.server": v.host_name,
     "smtp.port": lambda value, field: v.integer(value, field, minimum=1, maximum=65535),
     "smtp.sslRequired": v.boolean,

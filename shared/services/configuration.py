@@ -9,7 +9,7 @@ from typing import Any
 from shared.domain import validation as v
 from shared.domain.parameters import EmailParameters
 from shared.domain.users import User, check_user_id
-from shared.errors import DependencyUnavailable, NotFound
+from shared.errors import DependencyUnavailable, NotFound, SecretUnavailable
 from shared.ports import ParameterStore, SecretStore, StaleWrite, UserStore
 
 _PATCH_ATTEMPTS = 5
@@ -17,11 +17,19 @@ _PATCH_ATTEMPTS = 5
 
 class Configuration:
     def __init__(
-        self, *, parameters: ParameterStore, users: UserStore, secrets: SecretStore, cache_seconds: float
+        self,
+        *,
+        parameters: ParameterStore,
+        users: UserStore,
+        secrets: SecretStore,
+        cache_seconds: float,
+        secrets_location: str = "Key Vault",
     ) -> None:
+        """`secrets_location` names the secret store in what users read ("Key Vault")."""
         self._store = parameters
         self._users = users
         self._secrets = secrets
+        self._secrets_location = secrets_location
         self._cache_seconds = cache_seconds
         self._cached: tuple[float, EmailParameters] | None = None
 
@@ -35,8 +43,7 @@ class Configuration:
         return current
 
     async def show_parameters(self) -> dict[str, Any]:
-        current = await self.parameters_uncached()
-        return current.public(password_set=await self._password_set(current))
+        return await self._shown(await self.parameters_uncached())
 
     async def parameters_uncached(self) -> EmailParameters:
         self._cached = None
@@ -51,7 +58,7 @@ class Configuration:
             except StaleWrite:
                 continue  # another administrator saved first: apply the patch to theirs
             self._cached = None
-            return updated.public(password_set=await self._password_set(updated))
+            return await self._shown(updated)
         raise DependencyUnavailable("The Email parameters are being changed by others: try again", code="Busy")
 
     async def set_smtp_password(self, body: Any) -> None:
@@ -65,11 +72,48 @@ class Configuration:
         current = await self.parameters_uncached()
         await self._secrets.delete(current.password_secret_name)
 
-    async def smtp_password(self, current: EmailParameters) -> str | None:
-        return await self._secrets.get(current.password_secret_name)
+    async def smtp_password(self, current: EmailParameters) -> str:
+        """The SMTP password (cached briefly by the store), or SecretUnavailable saying, in the words of
+        SPEC's *Clear errors*, which secret could not be read and why; never the value."""
+        name = current.password_secret_name
+        try:
+            password = await self._secrets.get(name)
+        except SecretUnavailable as error:
+            raise self._unreadable(name, error.reason, transient=error.transient) from None
+        if password is None:
+            raise self._unreadable(name, "not found: no password has been set", transient=False)
+        return password
 
-    async def _password_set(self, current: EmailParameters) -> bool:
-        return await self._secrets.get(current.password_secret_name) is not None
+    def forget_smtp_password(self, current: EmailParameters) -> None:
+        """The next read goes to the store: the cached password may have been rotated."""
+        self._secrets.forget(current.password_secret_name)
+
+    def _unreadable(self, name: str, reason: str, *, transient: bool) -> SecretUnavailable:
+        return SecretUnavailable(
+            f"The SMTP password could not be read from {self._secrets_location} (secret {name}: {reason}): "
+            "re-enter the password on the Email parameters",
+            code="SmtpPasswordUnavailable",
+            secret_name=name,
+            reason=reason,
+            transient=transient,
+        )
+
+    async def _shown(self, current: EmailParameters) -> dict[str, Any]:
+        """The parameters as the API shows them, `passwordSet` read from the store now (not a cache).
+
+        When the store cannot say (the vault denies access or is down), `passwordSet` is null rather
+        than a guess, and the page still opens, so the administrator can fix the rest.
+        """
+        name = current.password_secret_name
+        self._secrets.forget(name)
+        password_set: bool | None
+        try:
+            password_set = await self._secrets.get(name) is not None
+        except SecretUnavailable:
+            password_set = None
+        shown = current.public(password_set=bool(password_set))
+        shown["smtp"]["passwordSet"] = password_set
+        return shown
 
     async def put_user(self, user_id: str, body: Any) -> tuple[dict[str, Any], bool]:
         check_user_id(user_id)

@@ -12,18 +12,29 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from shared.domain.delivery import DeliveryResult, Outcome
+from shared.domain.graph_failures import THROTTLED, mailbox_paused
 from shared.domain.history import EmailRecord, FailureDetails, Status
 from shared.domain.outgoing import OutgoingEmail
 from shared.domain.parameters import EmailParameters
 from shared.domain.queues import queue_for, queue_message
 from shared.domain.retries import retry_delay
-from shared.errors import DependencyUnavailable
-from shared.ports import ContentStore, EmailQueue, ExchangeTransport, HistoryStore, MailTransport, StaleWrite
+from shared.errors import DependencyUnavailable, SecretUnavailable
+from shared.ports import (
+    ContentStore,
+    EmailQueue,
+    ExchangeTransport,
+    HistoryStore,
+    MailboxPauses,
+    MailTransport,
+    StaleWrite,
+)
 from shared.services.configuration import Configuration
+from shared.services.throttling import Decision, Throttling
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +72,8 @@ class Dispatching:
         queue: EmailQueue,
         transport: MailTransport,
         exchange: ExchangeTransport | None = None,
+        throttling: Throttling | None = None,
+        mailbox_pauses: MailboxPauses | None = None,
         clock: Callable[[], datetime],
         retry_base_seconds: float,
         max_attempts: int,
@@ -72,6 +85,8 @@ class Dispatching:
         self._queue = queue
         self._transport = transport
         self._exchange = exchange
+        self._throttling = throttling
+        self._mailbox_pauses = mailbox_pauses  # Graph said 429: that mailbox's email waits, on every instance
         self._clock = clock
         self._retry_base = retry_base_seconds
         self._max_attempts = max_attempts
@@ -90,6 +105,22 @@ class Dispatching:
             except StaleWrite:
                 continue  # another dispatcher or an administrator changed it: look again
         raise RuntimeError(f"email {email_id} kept changing while the dispatcher tried to claim it")
+
+    async def send_now(self, email_id: str) -> EmailRecord:
+        """The test email: sent at once, outside the queue and the throttle; whatever happens is
+        its final outcome (an administrator is waiting for the answer, not for a retry)."""
+        found = await self._history.get(email_id)
+        if found is None:
+            raise RuntimeError(f"the test email {email_id} was not recorded")
+        record, etag = found
+        now = self._clock()
+        claimed = record.moved_to(Status.SENDING, now, claimed_by="test-email", claimed_at=now, attempts=1)
+        etag = await self._history.replace(claimed, etag)
+        result = await self._deliver(claimed, await self._configuration.parameters())
+        await self._record(claimed, etag, result, final=True)
+        sent = await self._history.get(email_id)
+        assert sent is not None
+        return sent[0]
 
     async def give_up(self, body: bytes, *, dequeue_count: int | None) -> None:
         """A message the host gave up on (poison): its email ends Failed, never silently."""
@@ -131,7 +162,7 @@ class Dispatching:
                 log.info("email %s is being sent by another dispatcher: duplicate message ignored", record.id)
             return
         parameters = await self._configuration.parameters()
-        if now >= record.created_at + timedelta(days=parameters.expiration_days):
+        if now >= record.waiting_since + timedelta(days=parameters.expiration_days):
             await self._expire(record, etag, parameters, now)
             return
         if record.next_attempt_at and record.next_attempt_at > now + timedelta(seconds=1):
@@ -140,6 +171,16 @@ class Dispatching:
         if record.mode == "batch" and not parameters.batch_processing:
             await self._requeue(record, BATCH_PAUSED_RECHECK_SECONDS)
             return
+        if await self._held_by_exchange(record, etag, now):
+            return
+        log_entries = record.attempt_log
+        if self._throttling is not None:
+            decision = await self._throttling.admit(record, parameters)
+            if decision.defer_for is not None:
+                await self._defer(record, etag, decision, now)
+                return
+            if decision.note:
+                log_entries = record.logged(now, "Throttle", decision.note)
         claimed = record.moved_to(
             Status.SENDING,
             now,
@@ -147,6 +188,7 @@ class Dispatching:
             claimed_at=now,
             attempts=record.attempts + 1,
             next_attempt_at=None,
+            attempt_log=log_entries,
         )
         etag = await self._history.replace(claimed, etag)
         result = await self._deliver(claimed, parameters)
@@ -175,20 +217,33 @@ class Dispatching:
         return await self._send_through_smtp(outgoing, parameters)
 
     async def _send_through_smtp(self, outgoing: OutgoingEmail, parameters: EmailParameters) -> DeliveryResult:
-        try:
-            password = None
-            if parameters.document["smtp"]["userName"]:
-                password = await self._configuration.smtp_password(parameters)
-        except DependencyUnavailable as error:
-            return DeliveryResult(Outcome.TRANSIENT, error.message, code=error.code)
-        server = parameters.smtp_server(password)
+        """Signs in with the stored password; if the server refuses it, the store is read once more, as
+        the password may have been rotated since this worker cached it, and a changed one is tried."""
+        server = parameters.smtp_server(None)
         if not server.host:
             return DeliveryResult(
                 Outcome.PERMANENT,
                 "No SMTP server is set: an administrator sets smtp.server on the Email parameters",
                 code="SmtpServerMissing",
             )
-        return await self._transport.send(outgoing, server)
+        if not server.user_name:
+            return await self._transport.send(outgoing, server)
+        try:
+            password = await self._configuration.smtp_password(parameters)
+            result = await self._transport.send(outgoing, parameters.smtp_server(password))
+            if result.code != "SmtpAuthenticationFailed":
+                return result
+            self._configuration.forget_smtp_password(parameters)
+            fresh = await self._configuration.smtp_password(parameters)
+        except SecretUnavailable as error:
+            outcome = Outcome.TRANSIENT if error.transient else Outcome.PERMANENT
+            return DeliveryResult(outcome, error.message, code=error.code)
+        except DependencyUnavailable as error:
+            return DeliveryResult(Outcome.TRANSIENT, error.message, code=error.code)
+        if fresh == password:
+            return result
+        log.info("email %s: the SMTP server refused the cached password; trying the store's new one", outgoing.email_id)
+        return await self._transport.send(outgoing, parameters.smtp_server(fresh))
 
     async def _send_through_exchange(self, outgoing: OutgoingEmail) -> DeliveryResult:
         if self._exchange is None:
@@ -197,7 +252,21 @@ class Dispatching:
                 "Exchange is not set up for this installation: the app's Microsoft Graph settings are missing",
                 code="ExchangeNotConfigured",
             )
-        return await self._exchange.send(outgoing, mailbox=outgoing.sender)
+        mailbox, pauses = outgoing.sender, self._mailbox_pauses
+        try:
+            until = await pauses.paused_until(mailbox) if pauses else None
+        except DependencyUnavailable as error:
+            return DeliveryResult(Outcome.TRANSIENT, error.message, code=error.code)
+        now = self._clock()
+        if until is not None and until > now:
+            return mailbox_paused(mailbox, until, now)
+        result = await self._exchange.send(outgoing, mailbox=mailbox)
+        if pauses and result.code == THROTTLED and result.retry_after_seconds:
+            try:
+                await pauses.pause(mailbox, self._clock() + timedelta(seconds=result.retry_after_seconds))
+            except DependencyUnavailable as error:  # this email still waits as Graph asked
+                log.warning("could not record that Exchange throttled %s: %s", mailbox, error.message)
+        return result
 
     async def _record(self, record: EmailRecord, etag: str, result: DeliveryResult, *, final: bool = False) -> None:
         now = self._clock()
@@ -230,9 +299,47 @@ class Dispatching:
                     changes["last_failure_message"] = f"{result.message} (gave up after {record.attempts} attempts)"
         updated = record.moved_to(status, now, **changes)
         await self._save(updated, etag)
+        if updated.status.is_final:
+            await self._leave_throttle_backlog(updated)
         log.info("email %s is %s%s", record.id, status, f": {result.message}" if result.message else "")
         if retry_in is not None:
             await self._requeue(updated, retry_in)
+
+    async def _held_by_exchange(self, record: EmailRecord, etag: str, now: datetime) -> bool:
+        """Exchange throttled this mailbox (429): its email waits out the pause without using an
+        attempt; the record says why and until when."""
+        if record.provider != "exchange" or self._mailbox_pauses is None:
+            return False
+        until = await self._mailbox_pauses.paused_until(record.sender)
+        if until is None or until <= now:
+            return False
+        held = mailbox_paused(record.sender, until, now)
+        await self._history.replace(
+            replace(record, next_attempt_at=until, last_failure_message=held.message, updated_at=now), etag
+        )
+        await self._requeue(record, (until - now).total_seconds())
+        return True
+
+    async def _defer(self, record: EmailRecord, etag: str, decision: Decision, now: datetime) -> None:
+        """Over the limit: back on the queue, invisible for at most one window, and counted."""
+        assert decision.defer_for is not None
+        deferred = record.moved_to(
+            Status.DEFERRED,
+            now,
+            deferrals=record.deferrals + 1,
+            next_attempt_at=now + decision.defer_for,
+            attempt_log=record.logged(now, "Deferred", decision.note or ""),
+        )
+        await self._history.replace(deferred, etag)
+        await self._requeue(deferred, decision.defer_for.total_seconds())
+
+    async def _leave_throttle_backlog(self, record: EmailRecord) -> None:
+        if self._throttling is None:
+            return
+        try:
+            await self._throttling.leave_backlog(record)
+        except DependencyUnavailable:
+            log.warning("email %s stays in the throttle backlog until the rebalancer drops it", record.id)
 
     async def _save(self, record: EmailRecord, etag: str) -> None:
         """The outcome must land: a lost write would make a sent email look interrupted."""
@@ -256,6 +363,7 @@ class Dispatching:
             failure_details=FailureDetails("Expired", "", now),
         )
         await self._history.replace(expired, etag)
+        await self._leave_throttle_backlog(expired)
 
     async def _requeue(self, record: EmailRecord, delay_seconds: float) -> None:
         await self._queue.enqueue(

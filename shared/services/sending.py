@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared.domain.addresses import Mailbox
+from shared.domain import validation as v
+from shared.domain.addresses import Mailbox, parse_address
 from shared.domain.email_ids import new_email_id
 from shared.domain.history import AttachmentInfo, EmailRecord, Status
 from shared.domain.mime import MessageContent, build_mime, needs_smtputf8
@@ -31,7 +32,9 @@ PROVIDER_LABELS = {
     "exchange": "Use Exchange email server",
     "smtp": "Use the system email client",
 }
-AVAILABLE_PROVIDERS = frozenset({"smtp"})
+TEST_SUBJECT = "Mailroom test email"
+TEST_TEXT = "This is a test email from Mailroom's Email parameters. If you can read it, sending works."
+AVAILABLE_PROVIDERS = frozenset({"smtp", "exchange"})
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,49 @@ class Sending:
                 await self._idempotency.release(user.user_id, request.idempotency_key)
             raise
         return Accepted(id=email_id, status=str(Status.QUEUED))
+
+    async def record_test_email(self, body: Any) -> str:
+        """The Email parameters' Test email: recorded like any email, sent by the caller at once."""
+        document = v.require_object(body, "body")
+        v.reject_unknown(document, {"to", "from"})
+        to = parse_address(document.get("to"), "to")
+        parameters = await self._configuration.parameters()
+        provider = parameters.batch_provider
+        requested = None if document.get("from") is None else parse_address(document["from"], "from")
+        if provider == "exchange":
+            account = parameters.document["exchange"]["batchAccount"]
+            sender = choose_sender(
+                requested=None,
+                user=User("administrator", account or ""),
+                batch_through_exchange=True,
+                batch_account=account,
+            )
+        elif requested is not None:
+            sender = SenderChoice(requested, requested.address, SenderRule.REQUEST_FROM)
+        else:
+            raise InvalidInput(
+                "from is required for a test email through SMTP: the address the SMTP account may send as",
+                code="Required",
+                field="from",
+            )
+        request = parse_send_request(
+            {
+                "user": "administrator",
+                "mode": "batch",
+                "to": [str(to)],
+                "subject": TEST_SUBJECT,
+                "body": {"text": TEST_TEXT},
+                "reference": "Test email",
+            }
+        )
+        now = self._clock()
+        email_id = new_email_id(now)
+        mime = self._mime(request, sender.from_, email_id, now, parameters)
+        record = self._record(
+            request, User("administrator", sender.sender), provider, sender, email_id, now, mime, Status.QUEUED
+        )
+        await self._store(record, mime, queue=False)
+        return email_id
 
     async def _replay(self, key: str, email_id: str, earlier_print: str, print_: str) -> Accepted:
         if earlier_print != print_:

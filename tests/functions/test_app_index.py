@@ -7,6 +7,7 @@ EXPECTED = {
     "patch_email_parameters": ("httpTrigger", "email/parameters", ["PATCH"]),
     "put_smtp_password": ("httpTrigger", "email/parameters/smtp-password", ["PUT"]),
     "delete_smtp_password": ("httpTrigger", "email/parameters/smtp-password", ["DELETE"]),
+    "send_test_email": ("httpTrigger", "email/test", ["POST"]),
     "get_user": ("httpTrigger", "users/{userId}", ["GET"]),
     "put_user": ("httpTrigger", "users/{userId}", ["PUT"]),
     "delete_user": ("httpTrigger", "users/{userId}", ["DELETE"]),
@@ -14,6 +15,10 @@ EXPECTED = {
     "patch_user_options": ("httpTrigger", "users/{userId}/options", ["PATCH"]),
     "send_email": ("httpTrigger", "emails", ["POST"]),
     "get_email": ("httpTrigger", "emails/{id}", ["GET"]),
+    "list_emails": ("httpTrigger", "emails", ["GET"]),
+    "get_batch_status": ("httpTrigger", "emails/status", ["GET"]),
+    "resend_email": ("httpTrigger", "emails/{id}/resend", ["POST"]),
+    "resend_emails": ("httpTrigger", "emails/resend", ["POST"]),
     "get_openapi": ("httpTrigger", "openapi.json", ["GET"]),
     "dispatch_interactive": ("queueTrigger", "email-interactive", None),
     "dispatch_batch": ("queueTrigger", "email-batch", None),
@@ -21,6 +26,8 @@ EXPECTED = {
     "fail_poisoned_interactive": ("queueTrigger", "email-interactive-poison", None),
     "fail_poisoned_batch": ("queueTrigger", "email-batch-poison", None),
     "fail_poisoned_batch_high": ("queueTrigger", "email-batch-high-poison", None),
+    "rebalance_throttle": ("timerTrigger", "%MAILROOM_REBALANCER_SCHEDULE%", None),
+    "purge_history": ("timerTrigger", "%MAILROOM_PURGE_SCHEDULE%", None),
 }
 
 
@@ -31,7 +38,11 @@ def test_the_app_indexes_the_expected_functions_with_unique_names() -> None:
     found = {}
     for function in functions:
         trigger = function.get_trigger()
-        where = getattr(trigger, "route", None) or getattr(trigger, "queue_name", None)
+        where = (
+            getattr(trigger, "route", None)
+            or getattr(trigger, "queue_name", None)
+            or getattr(trigger, "schedule", None)
+        )
         methods = [str(m.value) for m in trigger.methods] if getattr(trigger, "methods", None) else None
         found[function.get_function_name()] = (trigger.type, where, methods)
     assert found == EXPECTED
@@ -46,6 +57,6 @@ def test_http_functions_need_a_function_key_and_queues_use_the_storage_setting()
         if trigger.type == "httpTrigger":
             expected = "anonymous" if function.get_function_name() in ANONYMOUS else "function"
             assert str(trigger.auth_level.value) == expected
-        else:
+        elif trigger.type == "queueTrigger":
             assert trigger.connection == "AzureWebJobsStorage"
         assert function.is_http_function() == (trigger.type == "httpTrigger")

@@ -57,8 +57,9 @@ class Azurite:
             self.process.wait()
 
 
-def start_azurite() -> Azurite:
-    binary = ROOT / "node_modules" / ".bin" / "azurite"
+def start_azurite(binary: Path | None = None) -> Azurite:
+    """`binary`: another Azurite than the project's (a benchmark comparing versions)."""
+    binary = binary or ROOT / "node_modules" / ".bin" / "azurite"
     if not binary.exists():
         raise RuntimeError("Azurite is not installed: run `npm ci` (make test does it)")
     blob, queue, table = free_port(), free_port(), free_port()

@@ -13,6 +13,10 @@ from pathlib import Path
 from tests.support.azurite import ROOT, free_port, wait_for_port
 
 
+# the app's timers take their schedules from settings, as on Azure; CI has no local.settings.json
+TIMER_SCHEDULES = {"MAILROOM_REBALANCER_SCHEDULE": "0 * * * * *", "MAILROOM_PURGE_SCHEDULE": "0 30 2 * * *"}
+
+
 @dataclass
 class LocalHost:
     process: subprocess.Popen[bytes]
@@ -42,7 +46,7 @@ def start_local_host(env: Mapping[str, str], log_path: Path, *, timeout: float =
     process = subprocess.Popen(
         [sys.executable, "-m", "devhost", "--app-dir", str(ROOT), "--port", str(port)],
         cwd=ROOT,
-        env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, **TIMER_SCHEDULES, **env, "PYTHONUNBUFFERED": "1"},
         stdout=handle,
         stderr=subprocess.STDOUT,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ class ReceivedMessage:
     login: str | None  # the AUTH user name the session signed in with
     tls: bool  # the session was encrypted, by STARTTLS or implicit TLS
     confirmed: bool = True  # False when the server dropped the connection instead of replying
+    received_at: float = field(default_factory=time.time)  # epoch seconds, when the content arrived
 
 
 class SmtpTestServer:
