@@ -1,6 +1,6 @@
 """The SMTP adapter: sends an `OutgoingEmail` with aiosmtplib and never raises for SMTP trouble.
 
-Every aiosmtplib, OS and TLS error is translated in one place, `_failure_of`, into the facts of
+Every aiosmtplib, OS and TLS error is translated in one place, `smtp_errors.failure_of`, into the facts of
 `shared.domain.smtp_failures`, which words them for the user:
 
     aiosmtplib.SMTPResponseException ──► SmtpFailure(reply=...) ─┐
@@ -17,19 +17,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-import errno
 import hmac
 import os
 import re
 import socket
 import ssl
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from types import TracebackType
 
 import aiosmtplib
 from aiosmtplib.protocol import SMTPProtocol, normalize_message_line_endings
 
+from shared.adapters.smtp_errors import Failed, fault, phase
 from shared.domain.delivery import DeliveryResult, RecipientResult, RecipientStatus
 from shared.domain.outgoing import OutgoingEmail, SmtpServer
 from shared.domain.smtp_failures import (
@@ -47,7 +46,6 @@ IMPLICIT_TLS_PORT = 465
 _AUTH_MECHANISMS = ("login", "plain", "cram-md5")
 _QUIT_SECONDS = 5.0
 _DOT_AT_LINE_START = re.compile(rb"(?m)^\.")
-_UNREACHABLE = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN}
 
 
 class TlsMode(enum.StrEnum):
@@ -61,15 +59,6 @@ def tls_mode_for(server: SmtpServer) -> TlsMode:
     if server.port == IMPLICIT_TLS_PORT:
         return TlsMode.IMPLICIT
     return TlsMode.STARTTLS if server.ssl_required else TlsMode.OPPORTUNISTIC
-
-
-class _Failed(Exception):
-    """Carries a failure's facts out of the session; the connection is not reused after it."""
-
-    def __init__(self, failure: SmtpFailure) -> None:
-        super().__init__(failure.phase)
-        self.failure = failure
-        self.recipients: tuple[RecipientResult, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -128,12 +117,12 @@ class SmtpTransport:
     async def send(self, email: OutgoingEmail, server: SmtpServer) -> DeliveryResult:
         """Sends one email; every SMTP or network failure comes back as the result, not raised."""
         if server.authentication_required and not server.user_name:
-            return classify(_fault(SmtpPhase.AUTH, server, SmtpFault.CREDENTIALS_MISSING))
+            return classify(fault(SmtpPhase.AUTH, server, SmtpFault.CREDENTIALS_MISSING))
         pool = self._pools.setdefault(self._key(server), _Pool(self._pool_size))
         async with pool.slots:
             try:
                 return await self._send_pooled(pool, email, server)
-            except _Failed as failed:
+            except Failed as failed:
                 result = classify(failed.failure)
                 return replace(result, recipients=failed.recipients or result.recipients)
 
@@ -155,7 +144,7 @@ class SmtpTransport:
         try:
             try:
                 result = await self._transact(connection, email, server)
-            except _Failed as failed:
+            except Failed as failed:
                 if not (connection.reused and _died_while_idle(failed.failure)):
                     raise
                 connection.smtp.close()
@@ -198,16 +187,16 @@ class SmtpTransport:
             tls_context=self._tls_context,
         )
         try:
-            with _phase(SmtpPhase.CONNECT, server):
+            with phase(SmtpPhase.CONNECT, server):
                 await smtp.connect()
             await _greet(smtp, server)
             if mode is not TlsMode.IMPLICIT:
                 if smtp.supports_extension("starttls"):
-                    with _phase(SmtpPhase.TLS, server):
+                    with phase(SmtpPhase.TLS, server):
                         await smtp.starttls()
                     await _greet(smtp, server)
                 elif mode is TlsMode.STARTTLS:
-                    raise _Failed(_fault(SmtpPhase.TLS, server, SmtpFault.STARTTLS_NOT_OFFERED))
+                    raise Failed(fault(SmtpPhase.TLS, server, SmtpFault.STARTTLS_NOT_OFFERED))
             if server.user_name:
                 await _sign_in(smtp, server, server.user_name)
         except BaseException:
@@ -222,7 +211,7 @@ class SmtpTransport:
         options: list[str] = []
         if email.needs_smtputf8:
             if not smtp.supports_extension("smtputf8"):
-                return classify(_fault(SmtpPhase.MAIL, server, SmtpFault.SMTPUTF8_NOT_OFFERED))
+                return classify(fault(SmtpPhase.MAIL, server, SmtpFault.SMTPUTF8_NOT_OFFERED))
             options.append("SMTPUTF8")
         if smtp.supports_extension("size"):
             options.append(f"SIZE={len(content)}")
@@ -231,9 +220,9 @@ class SmtpTransport:
         encoding = "utf-8" if email.needs_smtputf8 else "ascii"
 
         try:
-            with _phase(SmtpPhase.MAIL, server, address=email.sender):
+            with phase(SmtpPhase.MAIL, server, address=email.sender):
                 await smtp.mail(email.sender, options=options, encoding=encoding)
-        except _Failed as failed:
+        except Failed as failed:
             reply = failed.failure.reply
             if reply is None or (connection.reused and reply.code == 421):
                 raise
@@ -243,10 +232,10 @@ class SmtpTransport:
         refusals: list[tuple[str, SmtpReply]] = []
         for address in email.recipients:
             try:
-                with _phase(SmtpPhase.RCPT, server, address=address):
+                with phase(SmtpPhase.RCPT, server, address=address):
                     response = await smtp.rcpt(address, encoding=encoding)
                 replies[address] = SmtpReply(response.code, response.message)
-            except _Failed as failed:
+            except Failed as failed:
                 if failed.failure.reply is None:
                     raise
                 refusals.append((address, failed.failure.reply))
@@ -255,11 +244,11 @@ class SmtpTransport:
 
         refused = dict(refusals)
         try:
-            with _phase(SmtpPhase.DATA, server):
+            with phase(SmtpPhase.DATA, server):
                 protocol = await _write_content(smtp, content)
-            with _phase(SmtpPhase.AFTER_DATA_SENT, server):
+            with phase(SmtpPhase.AFTER_DATA_SENT, server):
                 final = await _content_reply(smtp, protocol, self._timeout)
-        except _Failed as failed:
+        except Failed as failed:
             failed.recipients = _recipients(email, replies, refused, RecipientStatus.PENDING)
             if failed.failure.reply is None:
                 raise
@@ -270,7 +259,7 @@ class SmtpTransport:
 
 
 async def _greet(smtp: aiosmtplib.SMTP, server: SmtpServer) -> None:
-    with _phase(SmtpPhase.EHLO, server):
+    with phase(SmtpPhase.EHLO, server):
         try:
             await smtp.ehlo()
         except aiosmtplib.SMTPHeloError:
@@ -281,17 +270,17 @@ async def _greet(smtp: aiosmtplib.SMTP, server: SmtpServer) -> None:
 
 async def _sign_in(smtp: aiosmtplib.SMTP, server: SmtpServer, user_name: str) -> None:
     if not smtp.supports_extension("auth"):
-        raise _Failed(_fault(SmtpPhase.AUTH, server, SmtpFault.AUTH_NOT_OFFERED))
+        raise Failed(fault(SmtpPhase.AUTH, server, SmtpFault.AUTH_NOT_OFFERED))
     mechanism = next((m for m in _AUTH_MECHANISMS if m in smtp.server_auth_methods), None)
     if mechanism is None:
         offered = " ".join(m.upper() for m in smtp.server_auth_methods)
-        raise _Failed(_fault(SmtpPhase.AUTH, server, SmtpFault.AUTH_MECHANISM_UNSUPPORTED, offered))
+        raise Failed(fault(SmtpPhase.AUTH, server, SmtpFault.AUTH_MECHANISM_UNSUPPORTED, offered))
     authenticate = {
         "login": smtp.auth_login,
         "plain": smtp.auth_plain,
         "cram-md5": smtp.auth_crammd5,
     }[mechanism]
-    with _phase(SmtpPhase.AUTH, server):
+    with phase(SmtpPhase.AUTH, server):
         await authenticate(user_name, server.password or "")
 
 
@@ -362,60 +351,3 @@ def _died_while_idle(failure: SmtpFailure) -> bool:
     return failure.fault is SmtpFault.CONNECTION_LOST or (failure.reply is not None and failure.reply.code == 421)
 
 
-def _fault(phase: SmtpPhase, server: SmtpServer, fault: SmtpFault, detail: str = "") -> SmtpFailure:
-    return SmtpFailure(phase, server.host, server.port, fault=fault, detail=detail)
-
-
-@contextlib.contextmanager
-def _phase(phase: SmtpPhase, server: SmtpServer, *, address: str | None = None) -> Iterator[None]:
-    """Turns any aiosmtplib, OS or TLS error raised inside into a `_Failed` for this phase."""
-    try:
-        yield
-    except (aiosmtplib.SMTPException, OSError) as exc:
-        raise _Failed(_failure_of(exc, phase, server)) from exc
-    except ValueError as exc:  # aiosmtplib refuses an address it cannot put on a command line
-        if address is None:
-            raise
-        raise _Failed(_fault(phase, server, SmtpFault.ADDRESS_INVALID, address)) from exc
-
-
-def _failure_of(exc: BaseException, phase: SmtpPhase, server: SmtpServer) -> SmtpFailure:
-    """The one place where aiosmtplib's, the OS's and ssl's errors become domain facts."""
-    if isinstance(exc, aiosmtplib.SMTPResponseException):
-        reply = SmtpReply(exc.code, exc.message)
-        return SmtpFailure(phase, server.host, server.port, reply=reply)
-    chain = _causes(exc)
-    root = chain[-1]
-    for error in chain:
-        if isinstance(error, ssl.SSLCertVerificationError):
-            return _fault(phase, server, SmtpFault.TLS_CERTIFICATE, error.verify_message or str(error))
-    for error in chain:
-        if isinstance(error, ssl.SSLError):
-            return _fault(phase, server, SmtpFault.TLS_HANDSHAKE, error.reason or str(error))
-    if any(isinstance(error, TimeoutError) for error in chain):
-        return _fault(phase, server, SmtpFault.TIMEOUT, str(exc))
-    for error in chain:
-        if isinstance(error, socket.gaierror):
-            return _fault(phase, server, SmtpFault.NAME_NOT_RESOLVED, str(error))
-        if isinstance(error, OSError) and error.errno == errno.ECONNREFUSED:
-            return _fault(phase, server, SmtpFault.CONNECTION_REFUSED, str(error))
-        if isinstance(error, OSError) and error.errno in _UNREACHABLE:
-            return _fault(phase, server, SmtpFault.HOST_UNREACHABLE, str(error))
-    lost = (
-        aiosmtplib.SMTPServerDisconnected,
-        ConnectionResetError,
-        ConnectionAbortedError,
-        BrokenPipeError,
-    )
-    if any(isinstance(error, lost) for error in chain):
-        return _fault(phase, server, SmtpFault.CONNECTION_LOST, str(root))
-    if isinstance(exc, aiosmtplib.SMTPConnectError) or isinstance(root, OSError):
-        return _fault(phase, server, SmtpFault.CONNECTION_FAILED, str(root))
-    return _fault(phase, server, SmtpFault.OTHER, str(exc))
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    chain = [exc]
-    while (cause := chain[-1].__cause__) is not None and cause not in chain:
-        chain.append(cause)
-    return chain

@@ -4,7 +4,6 @@ MailDev's inbox, the history says Sent, a missing key is refused, and Ctrl+C sto
 from __future__ import annotations
 
 import json
-import re
 import signal
 import socket
 import subprocess

@@ -8,7 +8,6 @@ import email
 import time
 from collections.abc import Iterator
 from email import policy
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -56,10 +55,12 @@ def host(azurite: Azurite, tls_authority: trustme.CA, tmp_path_factory: pytest.T
 
 async def call(host: LocalHost, method: str, path: str, key: str | None, body: Any = None) -> tuple[int, Any]:
     headers = {"x-functions-key": key} if key else {}
-    async with aiohttp.ClientSession() as session:
-        async with session.request(method, f"{host.url}/{path}", json=body, headers=headers) as response:
-            text = await response.text()
-            return response.status, (await response.json(content_type=None)) if text else None
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, f"{host.url}/{path}", json=body, headers=headers) as response,
+    ):
+        text = await response.text()
+        return response.status, (await response.json(content_type=None)) if text else None
 
 
 async def configure(host: LocalHost, smtp_port: int, password: str, user_id: str) -> None:
@@ -80,15 +81,15 @@ async def send(host: LocalHost, user_id: str, subject: str) -> str:
     return str(accepted["id"])
 
 
-async def final_record(host: LocalHost, email_id: str, timeout: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
+async def final_record(host: LocalHost, email_id: str, within: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + within
     while True:
         status, record = await call(host, "GET", f"emails/{email_id}", APP_KEY)
         assert status == 200
         if record["status"] in ("Sent", "Failed", "Unconfirmed"):
             return record
         if time.monotonic() > deadline:
-            raise AssertionError(f"email still {record['status']} after {timeout} s:\n{host.log()[-3000:]}")
+            raise AssertionError(f"email still {record['status']} after {within} s:\n{host.log()[-3000:]}")
         await asyncio.sleep(0.2)
 
 

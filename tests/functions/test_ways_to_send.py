@@ -51,7 +51,7 @@ async def test_the_provider_choice_is_asked_then_saved_with_do_not_ask_again() -
         ("exchange", "Use Exchange email server", False),
         ("smtp", "Use the system email client", False),
     ]
-    status, accepted = await call("send_email", send(provider="smtp"))  # chosen once, not saved
+    status, _ = await call("send_email", send(provider="smtp"))  # chosen once, not saved
     assert status == 202
     status, asked_again = await call("send_email", send())
     assert status == 409

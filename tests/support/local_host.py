@@ -12,7 +12,6 @@ from pathlib import Path
 
 from tests.support.azurite import ROOT, free_port, wait_for_port
 
-
 # the app's timers take their schedules from settings, as on Azure; CI has no local.settings.json
 TIMER_SCHEDULES = {"MAILROOM_REBALANCER_SCHEDULE": "0 * * * * *", "MAILROOM_PURGE_SCHEDULE": "0 30 2 * * *"}
 
