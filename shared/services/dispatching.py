@@ -14,16 +14,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from shared.domain.delivery import DeliveryResult, Outcome
-from shared.domain.graph_failures import THROTTLED, mailbox_paused
+from shared.domain.graph_failures import mailbox_paused
 from shared.domain.history import EmailRecord, FailureDetails, Status
-from shared.domain.outgoing import OutgoingEmail
+from shared.domain.outcomes import after_delivery
 from shared.domain.parameters import EmailParameters
 from shared.domain.queues import queue_for, queue_message
-from shared.domain.retries import retry_delay
-from shared.errors import DependencyUnavailable, SecretUnavailable
+from shared.errors import DependencyUnavailable
 from shared.ports import (
     ContentStore,
     EmailQueue,
@@ -34,6 +32,7 @@ from shared.ports import (
     StaleWrite,
 )
 from shared.services.configuration import Configuration
+from shared.services.delivery import Delivery
 from shared.services.throttling import Decision, Throttling
 
 log = logging.getLogger(__name__)
@@ -83,8 +82,14 @@ class Dispatching:
         self._history = history
         self._content = content
         self._queue = queue
-        self._transport = transport
-        self._exchange = exchange
+        self._delivery = Delivery(
+            configuration=configuration,
+            content=content,
+            transport=transport,
+            exchange=exchange,
+            mailbox_pauses=mailbox_pauses,
+            clock=clock,
+        )
         self._throttling = throttling
         self._mailbox_pauses = mailbox_pauses  # Graph said 429: that mailbox's email waits, on every instance
         self._clock = clock
@@ -116,7 +121,7 @@ class Dispatching:
         now = self._clock()
         claimed = record.moved_to(Status.SENDING, now, claimed_by="test-email", claimed_at=now, attempts=1)
         etag = await self._history.replace(claimed, etag)
-        result = await self._deliver(claimed, await self._configuration.parameters())
+        result = await self._delivery.deliver(claimed, await self._configuration.parameters())
         await self._record(claimed, etag, result, final=True)
         sent = await self._history.get(email_id)
         assert sent is not None
@@ -191,119 +196,25 @@ class Dispatching:
             attempt_log=log_entries,
         )
         etag = await self._history.replace(claimed, etag)
-        result = await self._deliver(claimed, parameters)
+        result = await self._delivery.deliver(claimed, parameters)
         await self._record(claimed, etag, result)
 
-    async def _deliver(self, record: EmailRecord, parameters: EmailParameters) -> DeliveryResult:
-        try:
-            mime = await self._content.get(record.id)
-        except DependencyUnavailable as error:
-            return DeliveryResult(Outcome.TRANSIENT, error.message, code=error.code)
-        if mime is None:
-            return DeliveryResult(
-                Outcome.PERMANENT,
-                "The content of this email is missing from storage, so it cannot be sent: send it again",
-                code="ContentMissing",
-            )
-        outgoing = OutgoingEmail(
-            email_id=record.id,
-            sender=record.sender,
-            recipients=record.envelope_recipients,
-            mime=mime,
-            needs_smtputf8=not all(a.isascii() for a in (record.sender, *record.envelope_recipients)),
-        )
-        if record.provider == "exchange":
-            return await self._send_through_exchange(outgoing)
-        return await self._send_through_smtp(outgoing, parameters)
-
-    async def _send_through_smtp(self, outgoing: OutgoingEmail, parameters: EmailParameters) -> DeliveryResult:
-        """Signs in with the stored password; if the server refuses it, the store is read once more, as
-        the password may have been rotated since this worker cached it, and a changed one is tried."""
-        server = parameters.smtp_server(None)
-        if not server.host:
-            return DeliveryResult(
-                Outcome.PERMANENT,
-                "No SMTP server is set: an administrator sets smtp.server on the Email parameters",
-                code="SmtpServerMissing",
-            )
-        if not server.user_name:
-            return await self._transport.send(outgoing, server)
-        try:
-            password = await self._configuration.smtp_password(parameters)
-            result = await self._transport.send(outgoing, parameters.smtp_server(password))
-            if result.code != "SmtpAuthenticationFailed":
-                return result
-            self._configuration.forget_smtp_password(parameters)
-            fresh = await self._configuration.smtp_password(parameters)
-        except SecretUnavailable as error:
-            outcome = Outcome.TRANSIENT if error.transient else Outcome.PERMANENT
-            return DeliveryResult(outcome, error.message, code=error.code)
-        except DependencyUnavailable as error:
-            return DeliveryResult(Outcome.TRANSIENT, error.message, code=error.code)
-        if fresh == password:
-            return result
-        log.info("email %s: the SMTP server refused the cached password; trying the store's new one", outgoing.email_id)
-        return await self._transport.send(outgoing, parameters.smtp_server(fresh))
-
-    async def _send_through_exchange(self, outgoing: OutgoingEmail) -> DeliveryResult:
-        if self._exchange is None:
-            return DeliveryResult(
-                Outcome.PERMANENT,
-                "Exchange is not set up for this installation: the app's Microsoft Graph settings are missing",
-                code="ExchangeNotConfigured",
-            )
-        mailbox, pauses = outgoing.sender, self._mailbox_pauses
-        try:
-            until = await pauses.paused_until(mailbox) if pauses else None
-        except DependencyUnavailable as error:
-            return DeliveryResult(Outcome.TRANSIENT, error.message, code=error.code)
-        now = self._clock()
-        if until is not None and until > now:
-            return mailbox_paused(mailbox, until, now)
-        result = await self._exchange.send(outgoing, mailbox=mailbox)
-        if pauses and result.code == THROTTLED and result.retry_after_seconds:
-            try:
-                await pauses.pause(mailbox, self._clock() + timedelta(seconds=result.retry_after_seconds))
-            except DependencyUnavailable as error:  # this email still waits as Graph asked
-                log.warning("could not record that Exchange throttled %s: %s", mailbox, error.message)
-        return result
-
     async def _record(self, record: EmailRecord, etag: str, result: DeliveryResult, *, final: bool = False) -> None:
-        now = self._clock()
-        changes: dict[str, Any] = {
-            "claimed_by": None,
-            "claimed_at": None,
-            "attempt_log": record.logged(now, str(result.outcome), result.provider_response or result.message),
-        }
-        if result.recipients:
-            changes["recipients"] = result.recipients
-        retry_in: float | None = None
-        if result.outcome is Outcome.SENT:
-            status = Status.SENT
-            changes["sent_at"] = now
-        else:
-            changes["last_failure_message"] = result.message
-            changes["failure_details"] = FailureDetails(result.code, result.provider_response, now)
-            retryable = result.outcome is Outcome.TRANSIENT and not final
-            if result.outcome is Outcome.UNCONFIRMED:
-                status = Status.UNCONFIRMED
-            elif retryable and record.attempts < self._max_attempts:
-                status = Status.WAITING
-                retry_in = retry_delay(
-                    record.attempts, base_seconds=self._retry_base, retry_after_seconds=result.retry_after_seconds
-                )
-                changes["next_attempt_at"] = now + timedelta(seconds=retry_in)
-            else:
-                status = Status.FAILED
-                if retryable:
-                    changes["last_failure_message"] = f"{result.message} (gave up after {record.attempts} attempts)"
-        updated = record.moved_to(status, now, **changes)
+        outcome = after_delivery(
+            record,
+            result,
+            self._clock(),
+            max_attempts=self._max_attempts,
+            retry_base_seconds=self._retry_base,
+            final=final,
+        )
+        updated = outcome.record
         await self._save(updated, etag)
         if updated.status.is_final:
             await self._leave_throttle_backlog(updated)
-        log.info("email %s is %s%s", record.id, status, f": {result.message}" if result.message else "")
-        if retry_in is not None:
-            await self._requeue(updated, retry_in)
+        log.info("email %s is %s%s", record.id, updated.status, f": {result.message}" if result.message else "")
+        if outcome.retry_in_seconds is not None:
+            await self._requeue(updated, outcome.retry_in_seconds)
 
     async def _held_by_exchange(self, record: EmailRecord, etag: str, now: datetime) -> bool:
         """Exchange throttled this mailbox (429): its email waits out the pause without using an
