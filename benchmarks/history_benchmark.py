@@ -63,10 +63,20 @@ def make_records(count: int, days: int, rng: random.Random) -> list[EmailRecord]
         user = f"user{rng.randrange(50):02d}"
         records.append(
             EmailRecord(
-                id=new_email_id(created), status=rng.choice(STATUSES), mode=rng.choice(("interactive", "batch")),
-                provider="smtp", user=user, sender=f"{user}@contoso.com", sender_rule="UserEmail",
-                from_=f"{user}@contoso.com", to=("customer@example.com",), subject=f"Invoice {n}",
-                size_bytes=2_000, created_at=created, reference=f"CustTable/US-{n % 997:03d}", attempts=1,
+                id=new_email_id(created),
+                status=rng.choice(STATUSES),
+                mode=rng.choice(("interactive", "batch")),
+                provider="smtp",
+                user=user,
+                sender=f"{user}@contoso.com",
+                sender_rule="UserEmail",
+                from_=f"{user}@contoso.com",
+                to=("customer@example.com",),
+                subject=f"Invoice {n}",
+                size_bytes=2_000,
+                created_at=created,
+                reference=f"CustTable/US-{n % 997:03d}",
+                attempts=1,
                 idempotency_key=f"key-{n}" if n % 20 == 0 else None,
             )
         )
@@ -203,17 +213,23 @@ async def main() -> None:
             ):
                 stack.clock.now = NOW
                 wrote = await write(stack.tables, records)
-                print(f"Azurite {azurite_version(options.azurite)}, Python {platform.python_version()}, "
-                      f"{os.cpu_count()} CPUs")
-                print(f"wrote {len(records):,} records in {len(partitions)} partitions over {options.days} days: "
-                      f"{wrote:.1f} s ({len(records) / wrote:,.0f}/s)")
+                print(
+                    f"Azurite {azurite_version(options.azurite)}, Python {platform.python_version()}, "
+                    f"{os.cpu_count()} CPUs"
+                )
+                print(
+                    f"wrote {len(records):,} records in {len(partitions)} partitions over {options.days} days: "
+                    f"{wrote:.1f} s ({len(records) / wrote:,.0f}/s)"
+                )
                 sample = rng.sample(records, 200)
                 ids = iter([r.id for r in sample] * 2)
                 ours = await timed(lambda: stack.history.get(next(ids)), 200)
                 pairs = iter([storage_keys(r.id) for r in sample] * 2)
                 raw = await timed(lambda: table.get_entity(*next(pairs)), 200)
-                print(f"(a) point read        mailroom {ours:7.2f} ms   raw get_entity   {raw:7.2f} ms   "
-                      f"factor {ours / raw:.2f}")
+                print(
+                    f"(a) point read        mailroom {ours:7.2f} ms   raw get_entity   {raw:7.2f} ms   "
+                    f"factor {ours / raw:.2f}"
+                )
 
                 newest = max(r.created_at for r in records)
                 query = HistoryFilter(equals=(("user", "user07"),), until=newest)
@@ -222,8 +238,10 @@ async def main() -> None:
                 assert [r.id for r, _ in ours_page.items] == raw_ids, "the two pages differ"
                 ours = await timed(lambda: stack.email_history.page(query, top=50), 20)
                 raw = await timed(lambda: raw_page(table, newest, "user07", 50), 20)
-                print(f"(b) filtered page     mailroom {ours:7.2f} ms   raw queries      {raw:7.2f} ms   "
-                      f"factor {ours / raw:.2f}   (user, top 50, newest first)")
+                print(
+                    f"(b) filtered page     mailroom {ours:7.2f} ms   raw queries      {raw:7.2f} ms   "
+                    f"factor {ours / raw:.2f}   (user, top 50, newest first)"
+                )
 
                 started = time.perf_counter()
                 report = await stack.retention.purge()
@@ -235,10 +253,14 @@ async def main() -> None:
                 await write(stack.tables, records)
                 entities_only = await raw_purge(table, partitions, None, None)
                 rate = len(records) / ours
-                print(f"(c) purge of all      mailroom {ours:7.1f} s    raw, same work   {same_work:7.1f} s    "
-                      f"factor {ours / same_work:.2f}   ({rate:,.0f} records/s)")
-                print(f"                                           raw, entities only {entities_only:5.1f} s    "
-                      f"factor {ours / entities_only:.2f}   (no content or key deletes)")
+                print(
+                    f"(c) purge of all      mailroom {ours:7.1f} s    raw, same work   {same_work:7.1f} s    "
+                    f"factor {ours / same_work:.2f}   ({rate:,.0f} records/s)"
+                )
+                print(
+                    f"                                           raw, entities only {entities_only:5.1f} s    "
+                    f"factor {ours / entities_only:.2f}   (no content or key deletes)"
+                )
     finally:
         azurite.stop()
 

@@ -3,7 +3,7 @@
 Route order matters: the Functions host tries HTTP routes in function-name order and takes the
 first match (it does not prefer a literal segment as ASP.NET would), so `emails/{id}` of
 `get_email` would answer `GET /emails/status` with a 404. The status function is therefore named
-`get_batch_status`, which sorts before `get_email`; tests/functions/test_history_routes.py
+`get_batch_status`, which sorts before `get_email`; tests/functions/test_history_http.py
 checks it through devhost's route table, which orders routes as Azure does.
 """
 

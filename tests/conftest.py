@@ -44,9 +44,7 @@ def trusting_tls_context(tls_authority: trustme.CA) -> ssl.SSLContext:
 
 
 @pytest.fixture
-def smtp_server(
-    request: pytest.FixtureRequest, tls_authority: trustme.CA
-) -> Iterator[SmtpTestServer]:
+def smtp_server(request: pytest.FixtureRequest, tls_authority: trustme.CA) -> Iterator[SmtpTestServer]:
     """A real aiosmtpd server on 127.0.0.1; options from `@pytest.mark.smtp_server(...)`."""
     marker = request.node.get_closest_marker("smtp_server")
     options = SmtpServerOptions(**(marker.kwargs if marker else {}))

@@ -7,6 +7,7 @@ from azure.storage.blob import ContentSettings
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 
 from shared.adapters.azure_errors import storage_errors
+from shared.adapters.storage_transport import StorageTransport
 from shared.ports import AlreadyExists
 
 CONTAINER = "email-content"
@@ -14,7 +15,7 @@ CONTAINER = "email-content"
 
 class BlobContentStore:
     def __init__(self, connection_string: str) -> None:
-        self._service = BlobServiceClient.from_connection_string(connection_string)
+        self._service = BlobServiceClient.from_connection_string(connection_string, transport=StorageTransport())
         self._container: ContainerClient | None = None
 
     async def _ready(self) -> ContainerClient:

@@ -12,6 +12,7 @@ from azure.storage.blob.aio import BlobServiceClient
 
 from shared.adapters.azure_errors import storage_errors
 from shared.adapters.blob_storage import CONTAINER
+from shared.adapters.storage_transport import StorageTransport
 from shared.errors import DependencyUnavailable
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ _GONE = {200, 202, 404}  # deleted now, or already gone (the container too)
 
 class BlobContentBatches:
     def __init__(self, connection_string: str) -> None:
-        self._service = BlobServiceClient.from_connection_string(connection_string)
+        self._service = BlobServiceClient.from_connection_string(connection_string, transport=StorageTransport())
         self._container = self._service.get_container_client(CONTAINER)
         self._batches = True  # until the service refuses one
 

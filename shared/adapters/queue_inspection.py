@@ -13,11 +13,12 @@ from azure.storage.queue import TextBase64DecodePolicy
 from azure.storage.queue.aio import QueueServiceClient
 
 from shared.adapters.azure_errors import storage_errors
+from shared.adapters.storage_transport import StorageTransport
 
 
 class StorageQueueFront:
     def __init__(self, connection_string: str, *, encoding: str) -> None:
-        self._service = QueueServiceClient.from_connection_string(connection_string)
+        self._service = QueueServiceClient.from_connection_string(connection_string, transport=StorageTransport())
         self._base64 = encoding == "base64"
 
     async def email_ids(self, queue: str, *, count: int = 5) -> list[str]:

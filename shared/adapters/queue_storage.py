@@ -13,6 +13,7 @@ from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
 from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
 from shared.adapters.azure_errors import storage_errors
+from shared.adapters.storage_transport import StorageTransport
 from shared.ports import AlreadyExists
 
 MAX_DELAY_SECONDS = 7 * 24 * 3600
@@ -20,7 +21,7 @@ MAX_DELAY_SECONDS = 7 * 24 * 3600
 
 class StorageEmailQueue:
     def __init__(self, connection_string: str, *, encoding: str) -> None:
-        self._service = QueueServiceClient.from_connection_string(connection_string)
+        self._service = QueueServiceClient.from_connection_string(connection_string, transport=StorageTransport())
         self._base64 = encoding == "base64"
         self._clients: dict[str, QueueClient] = {}
 

@@ -349,5 +349,3 @@ def _died_while_idle(failure: SmtpFailure) -> bool:
     if failure.phase is not SmtpPhase.MAIL:
         return False
     return failure.fault is SmtpFault.CONNECTION_LOST or (failure.reply is not None and failure.reply.code == 421)
-
-

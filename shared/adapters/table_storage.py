@@ -12,6 +12,7 @@ from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
 from shared.adapters.azure_errors import storage_errors
+from shared.adapters.storage_transport import StorageTransport
 from shared.domain.delivery import RecipientResult, RecipientStatus
 from shared.domain.email_ids import email_id_from_keys, storage_keys
 from shared.domain.history import AttachmentInfo, AttemptLog, EmailRecord, FailureDetails, Status
@@ -27,7 +28,7 @@ class Tables:
     """One service client per worker; each table is created the first time it is used."""
 
     def __init__(self, connection_string: str) -> None:
-        self._service = TableServiceClient.from_connection_string(connection_string)
+        self._service = TableServiceClient.from_connection_string(connection_string, transport=StorageTransport())
         self._ready: dict[str, TableClient] = {}
 
     async def table(self, name: str) -> TableClient:

@@ -110,4 +110,3 @@ class Delivery:
             except DependencyUnavailable as error:  # this email still waits as Graph asked
                 log.warning("could not record that Exchange throttled %s: %s", mailbox, error.message)
         return result
-

@@ -25,6 +25,7 @@ from shared.adapters.history_queries import Row, RowRange
 from shared.domain.email_ids import SHARDS
 from shared.domain.history import FailureDetails, IllegalTransition, Status
 from shared.domain.history_query import day_key, day_of_key
+from shared.errors import DependencyUnavailable
 from shared.ports import HistoryStore, StaleWrite
 from shared.services.configuration import Configuration
 from shared.services.dispatching import INTERRUPTED
@@ -32,6 +33,7 @@ from shared.services.dispatching import INTERRUPTED
 log = logging.getLogger(__name__)
 
 UNFINISHED = (Status.QUEUED, Status.DEFERRED, Status.WAITING, Status.SENDING)
+PARTITION_ATTEMPTS = 3
 
 
 class HistoryRows(Protocol):
@@ -54,7 +56,9 @@ class IdempotencyCleanup(Protocol):
 
 @dataclass
 class PurgeReport:
-    cutoff: datetime
+    cutoff: datetime  # final email created before this goes
+    expire_before: datetime  # unfinished email waiting since before this expires
+    expiration_days: int
     deleted: int = 0
     expired: int = 0
     partitions: int = 0
@@ -85,7 +89,7 @@ class Retention:
         parameters = await self._configuration.parameters_uncached()
         cutoff = now - timedelta(days=parameters.history_retention_days)
         expire_before = now - timedelta(days=parameters.expiration_days)
-        report = PurgeReport(cutoff=cutoff)
+        report = PurgeReport(cutoff, expire_before, parameters.expiration_days)
         oldest = await self._rows.oldest_partition()
         if oldest is None:
             return report
@@ -94,8 +98,17 @@ class Retention:
         gate = asyncio.Semaphore(self._concurrency)
 
         async def one(partition: str, deletes: bool) -> None:
+            """A partition is read again from its start after a storage hiccup: every step is safe to repeat."""
             async with gate:
-                await self._partition(partition, deletes, cutoff, expire_before, parameters.expiration_days, report)
+                for attempt in range(PARTITION_ATTEMPTS):
+                    try:
+                        await self._partition(partition, deletes, report)
+                        report.partitions += 1
+                        return
+                    except DependencyUnavailable:
+                        if attempt == PARTITION_ATTEMPTS - 1:
+                            raise
+                        await asyncio.sleep(1)
 
         outcomes = await asyncio.gather(
             *(one(f"{day_key(day)}-{shard}", day <= cutoff.date()) for day in days for shard in range(SHARDS)),
@@ -114,27 +127,18 @@ class Retention:
             raise failures[0]
         return report
 
-    async def _partition(
-        self,
-        partition: str,
-        deletes: bool,
-        cutoff: datetime,
-        expire_before: datetime,
-        expiration_days: int,
-        report: PurgeReport,
-    ) -> None:
+    async def _partition(self, partition: str, deletes: bool, report: PurgeReport) -> None:
         """A day after the cutoff holds nothing to delete: only its unfinished email is read."""
         statuses = () if deletes else UNFINISHED
         resume: str | None = ""
-        report.partitions += 1
         while resume is not None:
             page, resume = await self._rows.rows(partition, RowRange(resume), statuses=statuses)
             # partitions run concurrently: await first, then add (`x += await ...` would lose counts)
             for row in page:
-                if not row.status.is_final and row.waiting_since < expire_before:
-                    expired = await self._expire(row, expiration_days)
+                if not row.status.is_final and row.waiting_since < report.expire_before:
+                    expired = await self._expire(row, report.expiration_days)
                     report.expired += expired
-            doomed = [row for row in page if row.status.is_final and row.created_at < cutoff]
+            doomed = [row for row in page if row.status.is_final and row.created_at < report.cutoff]
             if doomed:
                 deleted = await self._delete(partition, doomed)
                 report.deleted += deleted

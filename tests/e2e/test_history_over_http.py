@@ -6,13 +6,11 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import pytest
 
 from tests.support.azurite import Azurite
-from tests.support.local_host import LocalHost, start_local_host
+from tests.support.local_host import LocalHost, call, start_local_host
 
 ADMIN_KEY = "history-admin-key"
 APP_KEY = "history-app-key"
@@ -32,15 +30,6 @@ def host(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     )
     yield started
     started.stop()
-
-
-async def call(host: LocalHost, method: str, path: str, key: str, body: Any = None) -> tuple[int, Any]:
-    async with aiohttp.ClientSession() as session:
-        headers = {"x-functions-key": key}
-        async with session.request(method, f"{host.url}/{path}", json=body, headers=headers) as response:
-            if response.content_type != "application/json":
-                return response.status, await response.read()
-            return response.status, await response.json()
 
 
 async def test_the_status_route_is_not_taken_for_an_email_id(host: LocalHost) -> None:

@@ -43,9 +43,19 @@ def make_run(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[str]]
     if busy:
         pytest.skip(f"make run's fixed ports {busy} are taken on this machine (is make run already running?)")
     process = subprocess.Popen(
-        [sys.executable, "-m", "tools.run_local", "--state-dir", str(tmp_path / "state"),
-         "--settings", str(tmp_path / "local.settings.json")],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "tools.run_local",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--settings",
+            str(tmp_path / "local.settings.json"),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     lines: list[str] = []
     assert process.stdout is not None

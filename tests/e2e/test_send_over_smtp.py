@@ -10,12 +10,11 @@ from collections.abc import Iterator
 from email import policy
 from typing import Any
 
-import aiohttp
 import pytest
 import trustme
 
 from tests.support.azurite import Azurite, free_port
-from tests.support.local_host import LocalHost, start_local_host
+from tests.support.local_host import LocalHost, call, start_local_host
 from tests.support.smtp_server import SmtpServerOptions, SmtpTestServer
 
 ADMIN_KEY = "e2e-admin-key"
@@ -53,16 +52,6 @@ def host(azurite: Azurite, tls_authority: trustme.CA, tmp_path_factory: pytest.T
     started.stop()
 
 
-async def call(host: LocalHost, method: str, path: str, key: str | None, body: Any = None) -> tuple[int, Any]:
-    headers = {"x-functions-key": key} if key else {}
-    async with (
-        aiohttp.ClientSession() as session,
-        session.request(method, f"{host.url}/{path}", json=body, headers=headers) as response,
-    ):
-        text = await response.text()
-        return response.status, (await response.json(content_type=None)) if text else None
-
-
 async def configure(host: LocalHost, smtp_port: int, password: str, user_id: str) -> None:
     patch = {"smtp": {"server": "127.0.0.1", "port": smtp_port, "sslRequired": True, "userName": "mailer"}}
     assert (await call(host, "PATCH", "email/parameters", ADMIN_KEY, patch))[0] == 200
@@ -73,8 +62,12 @@ async def configure(host: LocalHost, smtp_port: int, password: str, user_id: str
 
 async def send(host: LocalHost, user_id: str, subject: str) -> str:
     body = {
-        "user": user_id, "provider": "smtp", "to": ["Bob <bob@example.com>"], "bcc": ["audit@example.com"],
-        "subject": subject, "body": {"text": "Hello Bob", "html": "<p>Hello Bob</p>"},
+        "user": user_id,
+        "provider": "smtp",
+        "to": ["Bob <bob@example.com>"],
+        "bcc": ["audit@example.com"],
+        "subject": subject,
+        "body": {"text": "Hello Bob", "html": "<p>Hello Bob</p>"},
     }
     status, accepted = await call(host, "POST", "emails", APP_KEY, body)
     assert status == 202, accepted
@@ -102,7 +95,8 @@ async def test_an_email_posted_over_http_arrives_and_its_history_says_sent(
     assert record["status"] == "Sent", record
     assert record["attempts"] == 1 and record["sentAt"]
     assert {r["address"]: r["status"] for r in record["recipients"]} == {
-        "bob@example.com": "Accepted", "audit@example.com": "Accepted",
+        "bob@example.com": "Accepted",
+        "audit@example.com": "Accepted",
     }
     (received,) = [m for m in smtp.messages if email_id.encode() in m.content]
     assert received.tls and received.login == "mailer"

@@ -17,13 +17,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import trustme
 from azure.data.tables.aio import TableClient
 
 from tests.support.azurite import Azurite
-from tests.support.local_host import LocalHost, start_local_host
+from tests.support.local_host import LocalHost, call, start_local_host
 from tests.support.smtp_server import SmtpServerOptions, SmtpTestServer
 
 WINDOW = 4  # seconds; production uses 60
@@ -61,11 +60,6 @@ def hosts(storage: str, azurite: Azurite, tmp_path: Path) -> Iterator[list[Local
             host.stop()
 
 
-async def call(session: aiohttp.ClientSession, host: LocalHost, method: str, path: str, key: str, body: Any = None):
-    async with session.request(method, f"{host.url}/{path}", json=body, headers={"x-functions-key": key}) as response:
-        return response.status, await response.json(content_type=None)
-
-
 def window_of(moment: float) -> int:
     return math.floor(moment / WINDOW)
 
@@ -73,30 +67,29 @@ def window_of(moment: float) -> int:
 async def test_three_instances_never_overshoot_and_send_each_email_once_in_arrival_order(
     hosts: list[LocalHost], smtp: SmtpTestServer, storage: str
 ) -> None:
-    async with aiohttp.ClientSession() as session:
-        first = hosts[0]
-        patch = {
-            "smtp": {"server": "127.0.0.1", "port": smtp.port, "sslRequired": False},
-            "throttling": {"enabled": True, "perMinuteLimits": {"smtp": LIMIT}},
-        }
-        assert (await call(session, first, "PATCH", "email/parameters", ADMIN, patch))[0] == 200
-        assert (await call(session, first, "PUT", "users/erp", ADMIN, {"email": "erp@contoso.com"}))[0] == 201
-        ids = []
-        for number in range(EMAILS):  # in arrival order, spread over the three hosts
-            body = {"user": "erp", "mode": "batch", "to": ["a@contoso.com"], "subject": f"Batch {number}"}
-            status, accepted = await call(session, hosts[number % 3], "POST", "emails", APP, body)
-            assert status == 202
-            ids.append(accepted["id"])
+    first = hosts[0]
+    patch = {
+        "smtp": {"server": "127.0.0.1", "port": smtp.port, "sslRequired": False},
+        "throttling": {"enabled": True, "perMinuteLimits": {"smtp": LIMIT}},
+    }
+    assert (await call(first, "PATCH", "email/parameters", ADMIN, patch))[0] == 200
+    assert (await call(first, "PUT", "users/erp", ADMIN, {"email": "erp@contoso.com"}))[0] == 201
+    ids = []
+    for number in range(EMAILS):  # in arrival order, spread over the three hosts
+        body = {"user": "erp", "mode": "batch", "to": ["a@contoso.com"], "subject": f"Batch {number}"}
+        status, accepted = await call(hosts[number % 3], "POST", "emails", APP, body)
+        assert status == 202
+        ids.append(accepted["id"])
 
-        deadline = time.monotonic() + 90
-        records: dict[str, dict[str, Any]] = {}
-        while len(records) < EMAILS:
-            assert time.monotonic() < deadline, f"still unsent: {sorted(set(ids) - set(records))}"
-            await asyncio.sleep(0.5)
-            for email_id in set(ids) - set(records):
-                status, record = await call(session, hosts[0], "GET", f"emails/{email_id}", APP)
-                if record["status"] in ("Sent", "Failed", "Unconfirmed"):
-                    records[email_id] = record
+    deadline = time.monotonic() + 90
+    records: dict[str, dict[str, Any]] = {}
+    while len(records) < EMAILS:
+        assert time.monotonic() < deadline, f"still unsent: {sorted(set(ids) - set(records))}"
+        await asyncio.sleep(0.5)
+        for email_id in set(ids) - set(records):
+            status, record = await call(hosts[0], "GET", f"emails/{email_id}", APP)
+            if record["status"] in ("Sent", "Failed", "Unconfirmed"):
+                records[email_id] = record
 
     assert {r["status"] for r in records.values()} == {"Sent"}
     received = Counter(email.message_from_bytes(m.content)["X-Mailroom-Id"] for m in smtp.messages)
@@ -104,9 +97,7 @@ async def test_three_instances_never_overshoot_and_send_each_email_once_in_arriv
 
     forced = {i for i, r in records.items() if any("sent over the limit" in e["response"] for e in r["attemptLog"])}
     arrival = {m.content: m.received_at for m in smtp.messages}
-    sent_window = {
-        email.message_from_bytes(content)["X-Mailroom-Id"]: window_of(at) for content, at in arrival.items()
-    }
+    sent_window = {email.message_from_bytes(content)["X-Mailroom-Id"]: window_of(at) for content, at in arrival.items()}
     per_window = Counter(sent_window[i] for i in ids if i not in forced)
     # the shared counters are the slots each window gave out: never more than the limit
     async with TableClient.from_connection_string(storage, "throttle") as counters:

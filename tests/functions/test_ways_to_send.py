@@ -92,7 +92,9 @@ async def test_the_sender_override_is_used_and_a_foreign_from_is_403() -> None:
     assert status == 202
     sent = await record(accepted["id"])
     assert (sent["sender"], sent["senderRule"], sent["from"]) == (
-        "sales@contoso.com", "UserSenderEmail", "sales@contoso.com"
+        "sales@contoso.com",
+        "UserSenderEmail",
+        "sales@contoso.com",
     )
     status, refused = await call("send_email", send(provider="smtp", **{"from": "ceo@contoso.com"}))
     assert status == 403 and refused["error"]["field"] == "from"
@@ -101,11 +103,20 @@ async def test_the_sender_override_is_used_and_a_foreign_from_is_403() -> None:
 
 async def test_an_eml_draft_is_a_download_recorded_as_generated() -> None:
     await add_user("alice", "alice@contoso.com")
-    attachment = {"name": "Rechnung März.pdf", "contentType": "application/pdf",
-                  "contentBase64": base64.b64encode(PDF).decode()}
+    attachment = {
+        "name": "Rechnung März.pdf",
+        "contentType": "application/pdf",
+        "contentBase64": base64.b64encode(PDF).decode(),
+    }
     response = await user_function("send_email")(
-        send(provider="eml", subject="Rechnung März", cc=["Carol <carol@contoso.com>"], bcc=["audit@contoso.com"],
-             body={"text": "Anbei.", "html": "<p>Anbei.</p>"}, attachments=[attachment])
+        send(
+            provider="eml",
+            subject="Rechnung März",
+            cc=["Carol <carol@contoso.com>"],
+            bcc=["audit@contoso.com"],
+            body={"text": "Anbei.", "html": "<p>Anbei.</p>"},
+            attachments=[attachment],
+        )
     )
     assert response.status_code == 200
     assert response.mimetype == "message/rfc822"

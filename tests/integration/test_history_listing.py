@@ -103,9 +103,7 @@ async def test_a_filter_that_matches_little_is_bounded_and_says_so(stack: Stack)
     old = await accept_at(stack, NOW - timedelta(days=6), reference="rare")
     await accept_at(stack, NOW, reference="common")
     stack.clock.now = NOW
-    bounded = EmailHistory(
-        queries=TableHistoryQueries(stack.tables), clock=stack.clock, scan_budget=16
-    )
+    bounded = EmailHistory(queries=TableHistoryQueries(stack.tables), clock=stack.clock, scan_budget=16)
     params: dict[str, str] = {"reference": "rare"}
     answers = []
     while True:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,6 +10,9 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import aiohttp
 
 from tests.support.azurite import ROOT, free_port, wait_for_port
 
@@ -61,3 +65,16 @@ def start_local_host(env: Mapping[str, str], log_path: Path, *, timeout: float =
             continue
     process.kill()
     raise TimeoutError(f"the local host did not listen within {timeout} s:\n{log_path.read_text()}")
+
+
+async def call(host: LocalHost, method: str, path: str, key: str | None = None, body: Any = None) -> tuple[int, Any]:
+    """One request to the local host, as a client would send it: JSON answers decoded."""
+    headers = {"x-functions-key": key} if key else {}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, f"{host.url}/{path}", json=body, headers=headers) as response,
+    ):
+        raw = await response.read()
+        if response.content_type == "application/json" and raw:
+            return response.status, json.loads(raw)
+        return response.status, raw or None

@@ -89,9 +89,21 @@ def test_a_token_round_trips_and_belongs_to_its_filter() -> None:
 
 def record(status: Status) -> EmailRecord:
     return EmailRecord(
-        id=new_email_id(MOMENT), status=status, mode="batch", provider="smtp", user="alice", sender="a@contoso.com",
-        sender_rule="UserEmail", from_="a@contoso.com", to=("b@contoso.com",), subject="Hi", size_bytes=10,
-        created_at=MOMENT, attempts=6, deferrals=10, next_attempt_at=MOMENT,
+        id=new_email_id(MOMENT),
+        status=status,
+        mode="batch",
+        provider="smtp",
+        user="alice",
+        sender="a@contoso.com",
+        sender_rule="UserEmail",
+        from_="a@contoso.com",
+        to=("b@contoso.com",),
+        subject="Hi",
+        size_bytes=10,
+        created_at=MOMENT,
+        attempts=6,
+        deferrals=10,
+        next_attempt_at=MOMENT,
     )
 
 

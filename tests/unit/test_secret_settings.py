@@ -43,7 +43,9 @@ async def test_the_composition_root_reads_from_key_vault_when_a_vault_url_is_set
 
 
 def test_only_a_loopback_vault_skips_the_challenge_resource_check() -> None:
-    assert is_loopback("https://127.0.0.1:8443") and is_loopback("https://localhost:8443") and is_loopback("https://[::1]")
+    assert (
+        is_loopback("https://127.0.0.1:8443") and is_loopback("https://localhost:8443") and is_loopback("https://[::1]")
+    )
     assert not is_loopback("https://mailroom-kv.vault.azure.net") and not is_loopback("https://10.0.0.4")
 
 
@@ -78,7 +80,11 @@ class NoParameters:
 
 def configuration(secrets: FakeSecrets, location: str = "Key Vault") -> Configuration:
     return Configuration(
-        parameters=NoParameters(), users=None, secrets=secrets, cache_seconds=0, secrets_location=location  # type: ignore[arg-type]
+        parameters=NoParameters(),
+        users=None,
+        secrets=secrets,
+        cache_seconds=0,
+        secrets_location=location,  # type: ignore[arg-type]
     )
 
 

@@ -26,9 +26,20 @@ NOW = datetime(2026, 12, 4, 21, 30, 42, tzinfo=UTC)
 
 def batch(created: datetime, *, priority: str = "normal", deferrals: int = 0) -> EmailRecord:
     return EmailRecord(
-        id=new_email_id(created), status=Status.QUEUED, mode="batch", provider="smtp", user="u",
-        sender="erp@contoso.com", sender_rule="UserEmail", from_="erp@contoso.com", to=("a@contoso.com",),
-        subject="s", size_bytes=1, created_at=created, priority=priority, deferrals=deferrals,
+        id=new_email_id(created),
+        status=Status.QUEUED,
+        mode="batch",
+        provider="smtp",
+        user="u",
+        sender="erp@contoso.com",
+        sender_rule="UserEmail",
+        from_="erp@contoso.com",
+        to=("a@contoso.com",),
+        subject="s",
+        size_bytes=1,
+        created_at=created,
+        priority=priority,
+        deferrals=deferrals,
     )
 
 
@@ -55,7 +66,9 @@ def test_the_backlog_is_ordered_by_priority_then_arrival() -> None:
     first, second = batch(NOW), batch(NOW + timedelta(milliseconds=5))
     urgent = batch(NOW + timedelta(seconds=10), priority="high")
     assert sorted([arrival_key(second), arrival_key(urgent), arrival_key(first)]) == [
-        arrival_key(urgent), arrival_key(first), arrival_key(second)
+        arrival_key(urgent),
+        arrival_key(first),
+        arrival_key(second),
     ]
 
 
@@ -82,9 +95,7 @@ def test_admission_follows_the_plan_and_forces_after_ten_deferrals() -> None:
 
 @pytest.mark.parametrize("second", [0.0, 0.5, 30.0, 59.9])
 @pytest.mark.parametrize("rank", [0.0, 0.5, 1.0])
-def test_a_deferred_email_wakes_in_the_next_window_never_more_than_one_window_later(
-    second: float, rank: float
-) -> None:
+def test_a_deferred_email_wakes_in_the_next_window_never_more_than_one_window_later(second: float, rank: float) -> None:
     now = datetime(2026, 12, 4, 21, 30, tzinfo=UTC) + timedelta(seconds=second)
     delay = wake_delay(now, window_seconds=60, rank_in_window=rank)
     assert timedelta(0) < delay <= timedelta(seconds=60)
