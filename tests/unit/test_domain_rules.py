@@ -12,6 +12,7 @@ from shared.domain.retries import MAX_DELAY_SECONDS, retry_delay
 from shared.domain.senders import SenderRule, choose_sender
 from shared.domain.users import User
 from shared.errors import CannotHonour, NotAuthenticated, NotFound, NotPermitted
+from tests.support.records import an_email
 
 NOW = datetime(2026, 12, 4, 21, 0, tzinfo=UTC)
 
@@ -79,21 +80,13 @@ def test_batch_email_through_exchange_is_sent_by_the_batch_account() -> None:
 
 
 def record(status: Status) -> EmailRecord:
-    return EmailRecord(
-        id=new_email_id(NOW),
+    return an_email(
+        NOW,
         status=status,
         mode="interactive",
-        provider="smtp",
-        user="alice",
-        sender="alice@contoso.com",
-        sender_rule="UserEmail",
-        from_="alice@contoso.com",
         to=("Bob <bob@contoso.com>",),
         cc=("bob@contoso.com",),
         bcc=("carol@contoso.com",),
-        subject="s",
-        size_bytes=10,
-        created_at=NOW,
     )
 
 

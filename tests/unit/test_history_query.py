@@ -18,6 +18,7 @@ from shared.domain.history_query import (
     parse_top,
 )
 from shared.errors import InvalidInput
+from tests.support.records import an_email
 
 MOMENT = datetime(2026, 12, 4, 10, 30, 15, 250_000, tzinfo=UTC)
 
@@ -88,23 +89,7 @@ def test_a_token_round_trips_and_belongs_to_its_filter() -> None:
 
 
 def record(status: Status) -> EmailRecord:
-    return EmailRecord(
-        id=new_email_id(MOMENT),
-        status=status,
-        mode="batch",
-        provider="smtp",
-        user="alice",
-        sender="a@contoso.com",
-        sender_rule="UserEmail",
-        from_="a@contoso.com",
-        to=("b@contoso.com",),
-        subject="Hi",
-        size_bytes=10,
-        created_at=MOMENT,
-        attempts=6,
-        deferrals=10,
-        next_attempt_at=MOMENT,
-    )
+    return an_email(MOMENT, status=status, attempts=6, deferrals=10)
 
 
 def test_a_resend_is_a_new_attempt_on_the_same_record() -> None:

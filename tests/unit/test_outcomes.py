@@ -3,31 +3,15 @@
 from datetime import UTC, datetime, timedelta
 
 from shared.domain.delivery import DeliveryResult, Outcome, RecipientResult, RecipientStatus
-from shared.domain.email_ids import new_email_id
 from shared.domain.history import EmailRecord, Status
 from shared.domain.outcomes import after_delivery
+from tests.support.records import an_email
 
 NOW = datetime(2026, 12, 4, 22, 0, tzinfo=UTC)
 
 
 def sending(attempts: int) -> EmailRecord:
-    return EmailRecord(
-        id=new_email_id(NOW),
-        status=Status.SENDING,
-        mode="batch",
-        provider="smtp",
-        user="u",
-        sender="s@contoso.com",
-        sender_rule="UserEmail",
-        from_="s@contoso.com",
-        to=("a@contoso.com",),
-        subject="x",
-        size_bytes=1,
-        created_at=NOW,
-        attempts=attempts,
-        claimed_by="m1",
-        claimed_at=NOW,
-    )
+    return an_email(NOW, status=Status.SENDING, attempts=attempts, claimed_by="m1", claimed_at=NOW)
 
 
 def decide(attempts: int, result: DeliveryResult, **options: object):

@@ -5,8 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.domain.email_ids import new_email_id
-from shared.domain.history import EmailRecord, Status
+from shared.domain.history import EmailRecord
 from shared.domain.parameters import EmailParameters
 from shared.domain.throttle import (
     Admission,
@@ -20,27 +19,13 @@ from shared.domain.throttle import (
     window_start,
 )
 from shared.errors import InvalidInput
+from tests.support.records import an_email
 
 NOW = datetime(2026, 12, 4, 21, 30, 42, tzinfo=UTC)
 
 
 def batch(created: datetime, *, priority: str = "normal", deferrals: int = 0) -> EmailRecord:
-    return EmailRecord(
-        id=new_email_id(created),
-        status=Status.QUEUED,
-        mode="batch",
-        provider="smtp",
-        user="u",
-        sender="erp@contoso.com",
-        sender_rule="UserEmail",
-        from_="erp@contoso.com",
-        to=("a@contoso.com",),
-        subject="s",
-        size_bytes=1,
-        created_at=created,
-        priority=priority,
-        deferrals=deferrals,
-    )
+    return an_email(created, sender="erp@contoso.com", priority=priority, deferrals=deferrals)
 
 
 def test_windows_are_calendar_minutes_in_production_and_shorter_in_tests() -> None:
