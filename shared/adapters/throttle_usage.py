@@ -1,7 +1,7 @@
 """How many emails each provider sent in the current throttle window, read from the throttle's
 own counters for the Batch email sending status.
 
-Assumed layout (shared/adapters/throttle_table.py writes it): table `throttle`, PartitionKey the
+The layout shared/adapters/throttle_table.py writes: table `throttle`, PartitionKey the
 throttle key (`smtp`, or `exchange:<mailbox>` for each sending mailbox), RowKey `w<window:012d>`
 where window = floor(unix seconds / window seconds), property `count`. No table or no entity
 means nothing was sent this window: 0.
@@ -9,7 +9,6 @@ means nothing was sent this window: 0.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from datetime import datetime
 
@@ -17,6 +16,7 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from shared.adapters.azure_errors import storage_errors
 from shared.adapters.table_storage import Tables
+from shared.domain.throttle import window_index
 
 COUNTERS_TABLE = "throttle"
 
@@ -29,7 +29,7 @@ class TableThrottleUsage:
 
     async def used_this_minute(self, provider: str) -> int:
         """Emails sent through `provider` in the current window; Exchange summed over its mailboxes."""
-        window = math.floor(self._clock().timestamp() / self._window_seconds)
+        window = window_index(self._clock(), self._window_seconds)
         if provider == "exchange":
             query = "PartitionKey ge 'exchange:' and PartitionKey lt 'exchange;' and RowKey eq @row"
         else:

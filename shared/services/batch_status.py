@@ -18,8 +18,8 @@ from shared.adapters.history_queries import Row, RowRange
 from shared.domain.email_ids import SHARDS
 from shared.domain.history import EmailRecord, Status
 from shared.domain.history_query import HistoryFilter, day_key
-from shared.domain.parameters import EXCHANGE_ONLINE_PER_MINUTE
 from shared.domain.queues import BATCH, BATCH_HIGH, INTERACTIVE, POISON_SUFFIX
+from shared.domain.throttle import limit_for
 from shared.errors import NotFound
 from shared.ports import HistoryStore
 from shared.services.configuration import Configuration
@@ -80,7 +80,6 @@ class BatchStatus:
             asyncio.gather(*(self._throttle.used_this_minute(p) for p in PROVIDERS)),
         )
         waiting_since = min((moment for moment in (oldest, at_front) if moment is not None), default=None)
-        throttling = parameters.document["throttling"]
         return {
             "batchProcessing": parameters.batch_processing,
             "queues": {"interactive": depths[0], "batch": depths[1], "high": depths[2], "poison": sum(depths[3:])},
@@ -91,7 +90,7 @@ class BatchStatus:
             "waiting": day[Status.WAITING],
             "throttle": {
                 provider: {
-                    "limit": _limit(throttling, provider),
+                    "limit": limit_for(parameters, provider) or 0,
                     "usedThisMinute": count,
                     **({"perMailbox": True} if provider == "exchange" else {}),
                 }
@@ -152,13 +151,3 @@ def _age_seconds(now: datetime, since: datetime | None) -> int:
 
 def _by_status(counts: Counter[Status]) -> dict[str, int]:
     return {str(status): counts[status] for status in Status}
-
-
-def _limit(throttling: dict[str, Any], provider: str) -> int:
-    """The per-minute limit in force (0: none); Exchange's is per sending mailbox, at most Exchange Online's."""
-    if not throttling.get("enabled"):
-        return 0
-    configured = int(throttling.get("perMinuteLimits", {}).get(provider, 0))
-    if provider == "exchange":
-        return min(configured, EXCHANGE_ONLINE_PER_MINUTE) if configured > 0 else EXCHANGE_ONLINE_PER_MINUTE
-    return configured
