@@ -8,8 +8,6 @@ stop anywhere and start again. Each call is one round trip, which is what caller
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from azure.core import MatchConditions
@@ -19,9 +17,8 @@ from azure.data.tables.aio import TableClient
 
 from shared.adapters.azure_errors import storage_errors
 from shared.adapters.table_storage import HISTORY_TABLE, Tables, record_from_entity
-from shared.domain.email_ids import email_id_from_keys
 from shared.domain.history import EmailRecord, Status
-from shared.domain.history_query import HistoryFilter
+from shared.domain.history_query import WHOLE_PARTITION, HistoryFilter, Row, RowRange
 from shared.ports import StaleWrite
 
 log = logging.getLogger(__name__)
@@ -29,37 +26,6 @@ log = logging.getLogger(__name__)
 MAX_PAGE = 1000  # what the Table service returns per request at most
 TRANSACTION_LIMIT = 100  # operations per entity group transaction
 ROW_PROPERTIES = ["PartitionKey", "RowKey", "status", "createdAt", "resentAt", "user", "idempotencyKey"]
-
-
-@dataclass(frozen=True)
-class Row:
-    """A history entity as a purge or a count sees it: its keys and the few properties they need."""
-
-    partition: str
-    row: str
-    etag: str
-    status: Status
-    created_at: datetime
-    resent_at: datetime | None
-    user: str
-    idempotency_key: str | None
-
-    @property
-    def email_id(self) -> str:
-        return email_id_from_keys(self.partition, self.row)
-
-    @property
-    def waiting_since(self) -> datetime:
-        return self.resent_at or self.created_at
-
-
-@dataclass(frozen=True)
-class RowRange:
-    """RowKeys from `lowest` (inclusive unless `after`) up to, not including, `stop`."""
-
-    lowest: str = ""
-    after: bool = False
-    stop: str | None = None
 
 
 class TableHistoryQueries:
@@ -74,7 +40,12 @@ class TableHistoryQueries:
         return [(record_from_entity(e), str(e.metadata["etag"])) for e in entities], resume
 
     async def rows(
-        self, partition: str, rows: RowRange = RowRange(), *, statuses: tuple[Status, ...] = (), size: int = MAX_PAGE
+        self,
+        partition: str,
+        rows: RowRange = WHOLE_PARTITION,
+        *,
+        statuses: tuple[Status, ...] = (),
+        size: int = MAX_PAGE,
     ) -> tuple[list[Row], str | None]:
         entities, resume = await self._page(partition, rows, statuses, (), size=size, select=ROW_PROPERTIES)
         return [_row(e) for e in entities], resume

@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from shared.domain import validation as v
+from shared.domain.email_ids import email_id_from_keys
 from shared.domain.history import Status
 from shared.errors import InvalidInput
 
@@ -175,3 +176,37 @@ def _ms_of_day(moment: datetime) -> int:
 
 def _stamp(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
+
+
+@dataclass(frozen=True)
+class Row:
+    """A history entity as a purge or a count sees it: its keys and the few properties they need."""
+
+    partition: str
+    row: str
+    etag: str
+    status: Status
+    created_at: datetime
+    resent_at: datetime | None
+    user: str
+    idempotency_key: str | None
+
+    @property
+    def email_id(self) -> str:
+        return email_id_from_keys(self.partition, self.row)
+
+    @property
+    def waiting_since(self) -> datetime:
+        return self.resent_at or self.created_at
+
+
+@dataclass(frozen=True)
+class RowRange:
+    """RowKeys from `lowest` (inclusive unless `after`) up to, not including, `stop`."""
+
+    lowest: str = ""
+    after: bool = False
+    stop: str | None = None
+
+
+WHOLE_PARTITION = RowRange()

@@ -14,10 +14,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from shared.adapters.history_queries import Row, RowRange
 from shared.domain.email_ids import SHARDS
 from shared.domain.history import EmailRecord, Status
-from shared.domain.history_query import HistoryFilter, day_key
+from shared.domain.history_query import HistoryFilter, Row, RowRange, day_key
 from shared.domain.queues import BATCH, BATCH_HIGH, INTERACTIVE, POISON_SUFFIX
 from shared.domain.throttle import limit_for
 from shared.errors import NotFound

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from shared.adapters.history_queries import RowRange
 from shared.domain.email_ids import SHARDS, storage_keys
 from shared.domain.history import EmailRecord
 from shared.domain.history_query import (
     Cursor,
     HistoryFilter,
     Position,
+    RowRange,
     day_key,
     day_of_key,
     decode_cursor,

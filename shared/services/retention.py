@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from shared.adapters.history_queries import Row, RowRange
 from shared.domain.email_ids import SHARDS
 from shared.domain.history import FailureDetails, IllegalTransition, Status
-from shared.domain.history_query import day_key, day_of_key
+from shared.domain.history_query import Row, RowRange, day_key, day_of_key
 from shared.errors import DependencyUnavailable
 from shared.ports import HistoryStore, StaleWrite
 from shared.services.configuration import Configuration
