@@ -176,7 +176,7 @@ def _secret_store(settings: Settings) -> tuple[SecretStore, str]:
     return FileSecretStore(settings.secrets_file), "the development secret store"
 
 
-_built: dict[asyncio.AbstractEventLoop, Services] = {}
+_built: dict[asyncio.AbstractEventLoop, tuple[Services, asyncio.Task[None]]] = {}
 
 
 def services() -> Services:
@@ -186,12 +186,23 @@ def services() -> Services:
     if found is None:
         for stale in [known for known in _built if known.is_closed()]:
             del _built[stale]
-        found = _built[loop] = build_services(load_settings())
-    return found
+        built = build_services(load_settings())
+        found = _built[loop] = (built, loop.create_task(_close_when_the_loop_ends(built)))
+    return found[0]
+
+
+async def _close_when_the_loop_ends(built: Services) -> None:
+    """Functions has no shutdown hook; but a loop that ends cancels its tasks, and this one then
+    closes the clients, so no connection is left open behind a stopped worker."""
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await built.aclose()
 
 
 async def reset() -> None:
     """Forget the running loop's services (tests change settings between cases)."""
     found = _built.pop(asyncio.get_running_loop(), None)
     if found is not None:
-        await found.aclose()
+        found[1].cancel()
+        await asyncio.gather(found[1], return_exceptions=True)
