@@ -13,15 +13,15 @@ from typing import Any
 
 from shared.domain import validation as v
 from shared.domain.addresses import Mailbox, parse_address
+from shared.domain.composition import compose_mime, new_record
 from shared.domain.email_ids import new_email_id
-from shared.domain.history import AttachmentInfo, EmailRecord, Status
-from shared.domain.mime import MessageContent, build_mime, needs_smtputf8
+from shared.domain.history import EmailRecord, Status
 from shared.domain.parameters import EmailParameters
 from shared.domain.queues import queue_for, queue_message
 from shared.domain.send_request import SendRequest, parse_send_request
 from shared.domain.senders import SenderChoice, SenderRule, choose_sender
 from shared.domain.users import User
-from shared.errors import CannotHonour, Conflict, InvalidInput, MailroomError, TooLarge
+from shared.errors import CannotHonour, Conflict, InvalidInput, MailroomError
 from shared.ports import ContentStore, EmailQueue, HistoryStore, IdempotencyStore
 from shared.services.configuration import Configuration
 
@@ -104,8 +104,8 @@ class Sending:
             if earlier is not None:
                 return await self._replay(request.idempotency_key, *earlier, print_)
         try:
-            mime = self._mime(request, sender.from_, email_id, now, parameters)
-            record = self._record(request, user, provider, sender, email_id, now, mime, Status.QUEUED)
+            mime = compose_mime(request, sender.from_, email_id, now, parameters)
+            record = new_record(request, user, provider, sender, email_id, now, mime, Status.QUEUED)
             await self._store(record, mime, queue=True)
         except BaseException:
             if request.idempotency_key:
@@ -149,8 +149,8 @@ class Sending:
         )
         now = self._clock()
         email_id = new_email_id(now)
-        mime = self._mime(request, sender.from_, email_id, now, parameters)
-        record = self._record(
+        mime = compose_mime(request, sender.from_, email_id, now, parameters)
+        record = new_record(
             request, User("administrator", sender.sender), provider, sender, email_id, now, mime, Status.QUEUED
         )
         await self._store(record, mime, queue=False)
@@ -186,75 +186,11 @@ class Sending:
             )
         now = self._clock()
         email_id = new_email_id(now)
-        mime = self._mime(request, None, email_id, now, parameters)
+        mime = compose_mime(request, None, email_id, now, parameters)
         sender = SenderChoice(Mailbox(user.email, user.name), user.email, SenderRule.USER_MAIL_APP)
-        record = self._record(request, user, "eml", sender, email_id, now, mime, Status.GENERATED)
+        record = new_record(request, user, "eml", sender, email_id, now, mime, Status.GENERATED)
         await self._store(record, mime, queue=False)
         return GeneratedEml(id=email_id, filename=eml_filename(request.subject), content=mime)
-
-    def _mime(
-        self, request: SendRequest, sender: Mailbox | None, email_id: str, now: datetime, parameters: EmailParameters
-    ) -> bytes:
-        draft = sender is None
-        domain = (sender.address if sender else "mailroom.invalid").rpartition("@")[2]
-        mime = build_mime(
-            MessageContent(
-                subject=request.subject,
-                text=request.text,
-                html=request.html,
-                to=request.to,
-                cc=request.cc,
-                attachments=request.attachments,
-                draft_bcc=request.bcc if draft else (),
-            ),
-            sender=sender,
-            message_id=f"<{email_id}@{domain}>",
-            date=now,
-            utf8=needs_smtputf8((*([sender] if sender else []), *request.all_recipients)),
-            extra_headers=[("X-Mailroom-Id", email_id), *([("X-Unsent", "1")] if draft else [])],
-        )
-        if len(mime) > parameters.max_email_bytes:
-            raise TooLarge(
-                f"The email is {len(mime):,} bytes as it would be sent (attachments encoded), "
-                f"over the limit of {parameters.max_email_bytes:,} bytes "
-                f"({parameters.document['maxEmailSizeMb']} MiB): make the attachments smaller",
-                code="EmailTooLarge",
-                details={"sizeBytes": len(mime), "limitBytes": parameters.max_email_bytes},
-            )
-        return mime
-
-    @staticmethod
-    def _record(
-        request: SendRequest,
-        user: User,
-        provider: str,
-        sender: SenderChoice,
-        email_id: str,
-        now: datetime,
-        mime: bytes,
-        status: Status,
-    ) -> EmailRecord:
-        return EmailRecord(
-            id=email_id,
-            status=status,
-            mode=request.mode,
-            provider=provider,
-            priority=request.priority,
-            user=user.user_id,
-            sender=sender.sender,
-            sender_rule=str(sender.rule),
-            from_=str(sender.from_),
-            to=tuple(str(m) for m in request.to),
-            cc=tuple(str(m) for m in request.cc),
-            bcc=tuple(str(m) for m in request.bcc),
-            subject=request.subject,
-            size_bytes=len(mime),
-            created_at=now,
-            updated_at=now,
-            reference=request.reference,
-            idempotency_key=request.idempotency_key,
-            attachments=tuple(AttachmentInfo(a.name, len(a.content)) for a in request.attachments),
-        )
 
     async def _known_user(self, user_id: str) -> User:
         try:
