@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from collections.abc import Callable
 from contextlib import suppress
 from datetime import datetime
 from urllib.parse import quote, unquote
@@ -51,39 +52,10 @@ class TableThrottleStore:
 
     async def take_slots(self, key: str, window: int, limit: int, want: int, *, force: bool = False) -> int:
         """Takes up to `want` of the window's slots that are left (all `want` if `force`)."""
-        table = await self._tables.table(COUNTERS)
-        partition, row = _partition(key), f"w{window:012d}"
-        for attempt in range(_SLOT_ATTEMPTS):
-            try:
-                with storage_errors(f"reading throttle {key}"):
-                    entity = await table.get_entity(partition_key=partition, row_key=row)
-            except ResourceNotFoundError:
-                granted = want if force else min(want, max(limit, 0))
-                if granted == 0:
-                    return 0
-                try:
-                    with storage_errors(f"taking a throttle slot for {key}"):
-                        await table.create_entity({"PartitionKey": partition, "RowKey": row, "count": granted})
-                    return granted
-                except AlreadyExists:
-                    continue
-            count = int(entity["count"])
-            granted = want if force else min(want, max(limit - count, 0))
-            if granted == 0:
-                return 0
-            entity["count"] = count + granted
-            try:
-                with storage_errors(f"taking a throttle slot for {key}"):
-                    await table.update_entity(
-                        entity,
-                        mode=UpdateMode.MERGE,
-                        etag=entity.metadata["etag"],
-                        match_condition=MatchConditions.IfNotModified,
-                    )
-                return granted
-            except StaleWrite:
-                await _back_off(attempt)  # another instance took slots first: look again
-        raise StaleWrite(f"throttle {key} window {window} is too contended")
+        granted, _ = await self._add(
+            key, f"w{window:012d}", "count", lambda count: want if force else min(want, max(limit - count, 0))
+        )
+        return granted
 
     async def used(self, key: str, window: int) -> int:
         table = await self._tables.table(COUNTERS)
@@ -96,30 +68,45 @@ class TableThrottleStore:
 
     async def add_recipients(self, key: str, day: str, count: int) -> int:
         """Adds to the day's recipient count and returns the new total."""
+        _, total = await self._add(key, f"d{day}", "recipients", lambda _: count)
+        return total
+
+    async def _add(self, key: str, row: str, field: str, amount: Callable[[int], int]) -> tuple[int, int]:
+        """Adds `amount(current)` to a counter with an ETag-checked write, reading again when
+        another instance wrote first; returns what was added and the new total."""
         table = await self._tables.table(COUNTERS)
-        partition, row = _partition(key), f"d{day}"
-        for _ in range(_SLOT_ATTEMPTS):
+        partition = _partition(key)
+        for attempt in range(_SLOT_ATTEMPTS):
             try:
-                with storage_errors(f"reading the daily count of {key}"):
+                with storage_errors(f"reading throttle counter {key} {row}"):
                     entity = await table.get_entity(partition_key=partition, row_key=row)
             except ResourceNotFoundError:
+                added = amount(0)
+                if added == 0:
+                    return 0, 0
                 try:
-                    with storage_errors(f"counting recipients for {key}"):
-                        await table.create_entity({"PartitionKey": partition, "RowKey": row, "recipients": count})
-                    return count
+                    with storage_errors(f"counting for throttle {key}"):
+                        await table.create_entity({"PartitionKey": partition, "RowKey": row, field: added})
+                    return added, added
                 except AlreadyExists:
                     continue
-            total = int(entity["recipients"]) + count
-            entity["recipients"] = total
+            current = int(entity[field])
+            added = amount(current)
+            if added == 0:
+                return 0, current
+            entity[field] = current + added
             try:
-                with storage_errors(f"counting recipients for {key}"):
+                with storage_errors(f"counting for throttle {key}"):
                     await table.update_entity(
-                        entity, etag=entity.metadata["etag"], match_condition=MatchConditions.IfNotModified
+                        entity,
+                        mode=UpdateMode.MERGE,
+                        etag=entity.metadata["etag"],
+                        match_condition=MatchConditions.IfNotModified,
                     )
-                return total
+                return added, current + added
             except StaleWrite:
-                continue
-        raise StaleWrite(f"the daily count of {key} is too contended")
+                await _back_off(attempt)  # another instance wrote first: look again
+        raise StaleWrite(f"throttle counter {key} {row} is too contended")
 
     async def plan(self, key: str) -> Plan | None:
         table = await self._tables.table(COUNTERS)

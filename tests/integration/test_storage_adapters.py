@@ -14,25 +14,20 @@ from shared.domain.delivery import RecipientResult, RecipientStatus
 from shared.domain.email_ids import new_email_id
 from shared.domain.history import AttachmentInfo, EmailRecord, FailureDetails, Status
 from shared.ports import StaleWrite
+from tests.support.records import an_email
 
 
 def a_record() -> EmailRecord:
+    """Every field a history entity stores, with as many recipients as a request may have."""
     now = datetime.now(UTC)
-    return EmailRecord(
-        id=new_email_id(now),
-        status=Status.QUEUED,
-        mode="batch",
-        provider="smtp",
-        user="alice",
-        sender="alice@contoso.com",
-        sender_rule="UserEmail",
+    return an_email(
+        now,
         from_="Alice <alice@contoso.com>",
         to=tuple(f"user{i}@contoso.com" for i in range(500)),
         cc=("c@contoso.com",),
         bcc=("b@contoso.com",),
         subject="Grüße",
         size_bytes=1234,
-        created_at=now,
         reference="CustTable/US-008",
         attachments=(AttachmentInfo("a.pdf", 10),),
         recipients=(RecipientResult("user0@contoso.com", RecipientStatus.REFUSED, "550 no"),),
